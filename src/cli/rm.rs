@@ -1,0 +1,13 @@
+//! `berth rm`: flags.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Containers: name, ID or unique ID prefix
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}

@@ -1,0 +1,263 @@
+//! `berth run`: flags, and their validation into a [`RunRequest`].
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Connect a container to a network ("none": only a loopback interface)
+    #[arg(long, value_name = "NETWORK", default_value = "none")]
+    pub network: String,
+    /// The image: name[:tag], name@digest, ID or unique ID prefix
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The command and its arguments (replace the image's CMD)
+    #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// How the container's network is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// A network namespace of its own with only `lo`.
+    None,
+}
+
+/// A validated `run`: everything the command needs, with no syscalls made yet.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub image: String,
+    pub args: Vec<String>,
+    pub name: Option<String>,
+    pub remove: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    /// `K=V` pairs from `--env-file` then `-e`, in order; later ones win.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// `Some("")` resets the image's ENTRYPOINT.
+    pub entrypoint: Option<String>,
+    pub hostname: Option<String>,
+    pub network: NetworkMode,
+}
+
+impl RunArgs {
+    /// Validate the flags. `lookup` reads the caller's environment (for `-e NAME`).
+    pub fn into_request(self, lookup: impl Fn(&str) -> Option<String>) -> Result<RunRequest> {
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("open {}", file.display()))?;
+            for line in text.lines() {
+                let line = line.trim_start();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                if let Some(pair) = parse_env(line, &lookup)
+                    .with_context(|| format!("invalid env file {}", file.display()))?
+                {
+                    env.push(pair);
+                }
+            }
+        }
+        for item in &self.env {
+            if let Some(pair) = parse_env(item, &lookup)
+                .with_context(|| format!("invalid argument \"{item}\" for \"-e, --env\" flag"))?
+            {
+                env.push(pair);
+            }
+        }
+        if let Some(name) = &self.name {
+            validate_name(name)?;
+        }
+        if let Some(dir) = &self.workdir {
+            if !dir.starts_with('/') {
+                bail!("the working directory '{dir}' is invalid, it needs to be an absolute path");
+            }
+        }
+        if let Some(user) = &self.user {
+            validate_user(user)?;
+        }
+        if let Some(host) = &self.hostname {
+            validate_hostname(host)?;
+        }
+        let network = match self.network.as_str() {
+            "none" => NetworkMode::None,
+            other => bail!("network {other} not found"),
+        };
+        Ok(RunRequest {
+            image: self.image,
+            args: self.args,
+            name: self.name,
+            remove: self.rm,
+            interactive: self.interactive,
+            tty: self.tty,
+            env,
+            workdir: self.workdir,
+            user: self.user,
+            entrypoint: self.entrypoint,
+            hostname: self.hostname,
+            network,
+        })
+    }
+}
+
+/// One `-e`/env-file item: `K=V` is kept, `K` takes the caller's value (or is dropped when unset).
+fn parse_env(item: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<String>> {
+    let (key, value) = match item.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (item, None),
+    };
+    if key.is_empty() {
+        bail!("invalid environment variable: {item}");
+    }
+    if key.contains(char::is_whitespace) {
+        bail!("variable '{key}' contains whitespaces");
+    }
+    Ok(match value {
+        Some(v) => Some(format!("{key}={v}")),
+        None => lookup(key).map(|v| format!("{key}={v}")),
+    })
+}
+
+/// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    let mut chars = name.chars();
+    let ok = name.len() >= 2
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        bail!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    Ok(())
+}
+
+/// `USER[:GROUP]`, each a name or a number; resolved later against the image's files.
+fn validate_user(user: &str) -> Result<()> {
+    let mut parts = user.split(':');
+    let name = parts.next().unwrap_or_default();
+    let group = parts.next();
+    let ok = !name.is_empty()
+        && group.is_none_or(|g| !g.is_empty())
+        && parts.next().is_none()
+        && !user.contains(|c: char| c.is_whitespace() || c == '/');
+    if !ok {
+        bail!("invalid user \"{user}\": expected <name|uid>[:<group|gid>]");
+    }
+    Ok(())
+}
+
+fn validate_hostname(host: &str) -> Result<()> {
+    let ok = !host.is_empty()
+        && host.len() <= 64
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !ok {
+        bail!("invalid hostname format: {host}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn request(args: &[&str]) -> Result<RunRequest> {
+        let mut argv = vec!["run"];
+        argv.extend_from_slice(args);
+        Wrap::try_parse_from(argv)?
+            .run
+            .into_request(|k| (k == "HOSTVAR").then(|| "fromhost".to_string()))
+    }
+
+    #[test]
+    fn args_after_image_belong_to_the_container() {
+        let req = request(&["--rm", "busybox", "sh", "-c", "exit 3", "--rm"]).unwrap();
+        assert_eq!(req.image, "busybox");
+        assert_eq!(req.args, ["sh", "-c", "exit 3", "--rm"]);
+        assert!(req.remove);
+    }
+
+    #[test]
+    fn env_forms() {
+        let req = request(&["-e", "A=1", "-e", "HOSTVAR", "-e", "UNSET", "--env", "B=", "img"]).unwrap();
+        assert_eq!(req.env, ["A=1", "HOSTVAR=fromhost", "B="]);
+        let err = request(&["-e", "=x", "img"]).unwrap_err();
+        assert!(format!("{err:#}").contains("invalid environment variable: =x"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(request(&["--name", "-bad", "img"]).is_err());
+        assert!(request(&["--name", "a b", "img"]).is_err());
+        assert!(request(&["--name", "ok_name.1", "img"]).is_ok());
+        assert!(request(&["-w", "relative", "img"]).is_err());
+        assert!(request(&["-u", "", "img"]).is_err());
+        assert!(request(&["-u", "a:b:c", "img"]).is_err());
+        assert!(request(&["-u", "nobody:", "img"]).is_err());
+        assert!(request(&["-u", "1000:1000", "img"]).is_ok());
+        assert!(request(&["-h", "bad_host", "img"]).is_err());
+        assert!(request(&["-h", "web-1.local", "img"]).is_ok());
+        assert!(request(&["--network", "nosuch", "img"]).is_err());
+    }
+
+    #[test]
+    fn env_file_is_read_and_unreadable_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("berth-envfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("env");
+        std::fs::write(&file, "# comment\n\nFOO=bar\nHOSTVAR\n").unwrap();
+        let req = request(&["--env-file", file.to_str().unwrap(), "-e", "FOO=baz", "img"]).unwrap();
+        assert_eq!(req.env, ["FOO=bar", "HOSTVAR=fromhost", "FOO=baz"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(request(&["--env-file", "/nonexistent/env", "img"]).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Containers: records, runtime spec, rootfs, processes.

@@ -1,0 +1,1 @@
+//! Safe in-root path resolution and atomic file writes.

@@ -1,0 +1,1 @@
+//! The only home of `unsafe`: thin wrappers over syscalls that nix does not cover.

@@ -1,0 +1,199 @@
+//! The integration tests' one helper: a private store (`--root`) in a fresh temporary directory,
+//! a way to run the real `berth` binary against it, and cleanup on drop.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// Fixture archives built by `rootfs-fixtures/build` (see scripts/test).
+pub fn fixture(name: &str) -> PathBuf {
+    let dir = std::env::var_os("BERTH_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("rootfs-fixtures/out"));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "fixture {} is missing: run rootfs-fixtures/build (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Integration tests drive namespaces, mounts and cgroups: they need root, and say so loudly.
+pub fn require_root() {
+    assert!(
+        nix_is_root(),
+        "the integration tests need root (namespaces, mounts, cgroups): run them as root"
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique name for a container, network or file of one test.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A private store. Dropping it removes every container it holds and then the directory.
+pub struct TestRoot {
+    pub dir: PathBuf,
+}
+
+impl TestRoot {
+    pub fn new() -> TestRoot {
+        require_root();
+        let dir = std::env::temp_dir().join(unique("berth-test"));
+        std::fs::create_dir_all(&dir).expect("create test root");
+        TestRoot { dir }
+    }
+
+    /// A store with the busybox fixture loaded.
+    pub fn with_busybox() -> TestRoot {
+        let root = TestRoot::new();
+        root.load("busybox-docker.tar");
+        root
+    }
+
+    pub fn load(&self, fixture_name: &str) -> Output {
+        let out = self.berth(["load", "-i"]).arg(fixture(fixture_name)).output().unwrap();
+        assert_ok(&out);
+        out
+    }
+
+    /// `berth --root DIR ARGS…` ready to run, stdin from /dev/null.
+    pub fn berth<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(BERTH);
+        cmd.arg("--root").arg(&self.dir).args(args).stdin(Stdio::null());
+        cmd.env_remove("BERTH_ROOT");
+        cmd
+    }
+
+    /// Run berth to completion and capture its output.
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.berth(args).output().expect("spawn berth")
+    }
+
+    /// Run berth, assert success, return stdout as a string.
+    pub fn ok<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = self.run(args);
+        assert_ok(&out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every regular file under `sub` of the store, relative paths, sorted.
+    pub fn files_under(&self, sub: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        walk(&self.dir.join(sub), &self.dir.join(sub), &mut found);
+        found.sort();
+        found
+    }
+}
+
+fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ft = entry.file_type().unwrap();
+        if ft.is_dir() {
+            walk(base, &path, found);
+        } else {
+            found.push(path.strip_prefix(base).unwrap().display().to_string());
+        }
+    }
+}
+
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        // Remove every container the test left (running or not), then the store itself.
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("containers")) {
+            let ids: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            if !ids.is_empty() {
+                let _ = self.berth(["rm", "-f"]).args(&ids).stderr(Stdio::null()).status();
+            }
+        }
+        // A store must never hold a mount once its containers are gone; if one is left, detach it
+        // so the directory can go, and fail the test that leaked it.
+        let leaked: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(self.dir.to_str().unwrap()))
+            .map(String::from)
+            .collect();
+        for mount in leaked.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(mount).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if !leaked.is_empty() && !std::thread::panicking() {
+            panic!("mounts left under the test root: {leaked:?}");
+        }
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "berth failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Assert the exit code and that the error is one clear line on stderr.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout: {}\nstderr: {err}",
+        stdout(out)
+    );
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "error is not one line: {err}");
+}
