@@ -1,4 +1,63 @@
-//! placeholder
-use anyhow::Result;
+//! `berth rm`: remove containers (running ones only with `-f`, which kills them first).
+
+use crate::cli::rm::RmArgs;
+use crate::container::cgroup::Cgroup;
+use crate::container::state;
+use anyhow::{bail, Context, Result};
+use std::os::fd::AsRawFd;
 use std::path::Path;
-pub fn rm(_root: &Path, _args: &crate::cli::rm::RmArgs) -> Result<i32> { anyhow::bail!("rm: not built yet") }
+use std::time::{Duration, Instant};
+
+pub fn rm(root: &Path, args: &RmArgs) -> Result<i32> {
+    let mut failed = false;
+    for query in &args.containers {
+        match remove_one(root, query, args.force) {
+            Ok(()) => println!("{query}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", crate::error::one_line(&e));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn remove_one(root: &Path, query: &str, force: bool) -> Result<()> {
+    let container = state::resolve(root, query)?;
+    let record = container.load_state().ok();
+    if let Some(record) = &record {
+        if record.is_running() {
+            if !force {
+                bail!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    container.id
+                );
+            }
+            if let Some(pid) = record.pid {
+                kill_and_wait(pid)?;
+            }
+        }
+    }
+    Cgroup::open(&container.id).remove()?;
+    let name = record.map(|r| r.name).unwrap_or_default();
+    super::run::remove_container_files(root, &container, &name);
+    Ok(())
+}
+
+/// SIGKILL a container's first process through a pidfd and wait until it is gone.
+fn kill_and_wait(pid: i32) -> Result<()> {
+    let pidfd = match crate::sys::process::pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ESRCH) => return Ok(()),
+        Err(e) => return Err(e).context("open container process"),
+    };
+    let _ = crate::sys::process::pidfd_send_signal(pidfd.as_raw_fd(), libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), nix::poll::PollFlags::POLLIN)];
+    while Instant::now() < deadline {
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) > 0 {
+            return Ok(());
+        }
+    }
+    bail!("container process {pid} did not exit")
+}

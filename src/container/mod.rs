@@ -1,1 +1,10 @@
 //! Containers: records, runtime spec, rootfs, processes.
+
+pub mod cgroup;
+pub mod process;
+pub mod rootfs;
+pub mod seccomp;
+pub mod spec;
+pub mod state;
+pub mod supervise;
+pub mod user;

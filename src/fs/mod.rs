@@ -1,1 +1,3 @@
 //! Safe in-root path resolution and atomic file writes.
+
+pub mod inroot;

@@ -1,0 +1,368 @@
+//! Starting a container's first process: one clone into new namespaces, a small sync protocol
+//! over a socket pair, and the init steps the child takes before it execs the user's command.
+//!
+//! ```text
+//!   parent (berth)                              child (becomes the container's PID 1)
+//!   clone3(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET) ──► blocks on the socket
+//!   puts the child in its cgroup
+//!   ── GO ──────────────────────────────────────► unshare(NEWCGROUP); rootfs; pivot_root;
+//!                                                 hostname; lo up; [tty: opens its pty]
+//!   ◄─────────────────── PTY + master fd ───────  (only with a terminal)
+//!                                                 user, groups, caps, cwd, no_new_privs,
+//!                                                 seccomp, execve
+//!   ◄─────────────────── ERR code message ──────  on any failure, then _exit(code)
+//!   EOF (the child's end is close-on-exec) = the command is running
+//! ```
+//! The child never prints: every failure crosses back as a message and becomes the `run` error
+//! with Docker's exit codes (125 engine, 126 cannot run, 127 not found).
+
+use super::rootfs::{self, RootfsPlan};
+use super::user;
+use crate::error::{CodedError, EXIT_CANNOT_RUN, EXIT_ENGINE, EXIT_NOT_FOUND};
+use crate::sys::process::{clone_fork, cloexec_from, exit_now, Forked};
+use anyhow::{anyhow, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use nix::unistd::{dup2_stdin, dup2_stdout, dup2_stderr, Gid, Uid};
+use std::convert::Infallible;
+use std::ffi::{CStr, CString};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+const MSG_GO: u8 = b'G';
+const MSG_PTY: u8 = b'P';
+const MSG_ERR: u8 = b'E';
+
+/// Everything the child needs, prepared before the clone so the child only makes syscalls.
+pub struct InitSpec {
+    pub rootfs: RootfsPlan,
+    pub hostname: String,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub cwd: String,
+    /// `name|uid[:group|gid]`, resolved inside the container's root.
+    pub user: String,
+    pub caps: Vec<caps::Capability>,
+    pub no_new_privs: bool,
+    pub seccomp: seccompiler::BpfProgram,
+    pub tty: bool,
+    pub interactive: bool,
+}
+
+/// The parent's ends of the container's standard streams.
+pub enum Stdio {
+    /// The pty master (input and output).
+    Tty(OwnedFd),
+    /// Pipes: stdin's write end (with -i), stdout's and stderr's read ends.
+    Pipes {
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+}
+
+/// A started container process.
+pub struct Launched {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub stdio: Stdio,
+}
+
+/// The child's ends of its standard streams.
+enum ChildStdio {
+    Tty,
+    Pipes {
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).context("create pipe")
+}
+
+/// Clone the container's first process and take it up to the exec of the user's command.
+/// `join_cgroup` runs in the parent while the child waits (it gets the child's pid).
+pub fn launch(spec: &InitSpec, join_cgroup: impl FnOnce(i32) -> Result<()>) -> Result<Launched> {
+    let (parent_sock, child_sock) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("create sync socket")?;
+    let (parent_stdio, child_stdio) = if spec.tty {
+        (None, ChildStdio::Tty)
+    } else {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (in_parent, in_child) = if spec.interactive {
+            let (r, w) = pipe()?;
+            (Some(w), Some(r))
+        } else {
+            (None, None)
+        };
+        (
+            Some(Stdio::Pipes { stdin: in_parent, stdout: out_r, stderr: err_r }),
+            ChildStdio::Pipes { stdin: in_child, stdout: out_w, stderr: err_w },
+        )
+    };
+
+    let flags = (libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET) as u64;
+    let (pid, pidfd) = match clone_fork(flags, None).context("clone container process")? {
+        Forked::Child => {
+            drop(parent_sock);
+            let err = match child_main(spec, &child_sock, child_stdio) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let code = crate::error::exit_code(&err);
+            let text = crate::error::one_line(&err);
+            let mut msg = vec![MSG_ERR, code as u8];
+            msg.extend_from_slice(text.as_bytes());
+            let _ = nix::sys::socket::send(child_sock.as_raw_fd(), &msg, MsgFlags::empty());
+            exit_now(code);
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_sock);
+    drop(child_stdio);
+
+    let started = (|| -> Result<Stdio> {
+        join_cgroup(pid)?;
+        nix::sys::socket::send(parent_sock.as_raw_fd(), &[MSG_GO], MsgFlags::empty())
+            .context("start container process")?;
+        let mut stdio = parent_stdio;
+        loop {
+            let mut buf = [0u8; 4096];
+            let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(parent_sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+                .context("read from container process")?;
+            let mut fds = Vec::new();
+            for c in msg.cmsgs().context("read control message")? {
+                if let ControlMessageOwned::ScmRights(received) = c {
+                    fds.extend(received.into_iter().map(owned));
+                }
+            }
+            let n = msg.bytes;
+            match buf.get(..n) {
+                None | Some([]) => break,
+                Some([MSG_PTY, ..]) => {
+                    let master = fds.pop().ok_or_else(|| anyhow!("pty message without a fd"))?;
+                    stdio = Some(Stdio::Tty(master));
+                }
+                Some([MSG_ERR, code, text @ ..]) => {
+                    return Err(CodedError::new(
+                        i32::from(*code),
+                        String::from_utf8_lossy(text).into_owned(),
+                    ));
+                }
+                Some(other) => return Err(anyhow!("unexpected message {:?} from container process", other[0])),
+            }
+        }
+        stdio.ok_or_else(|| anyhow!("container process sent no terminal"))
+    })();
+    match started {
+        Ok(stdio) => Ok(Launched { pid, pidfd, stdio }),
+        Err(e) => {
+            // The child has left (or must): reap it so nothing lingers.
+            let _ = crate::sys::process::pidfd_send_signal(pidfd.as_raw_fd(), libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            Err(e)
+        }
+    }
+}
+
+fn owned(fd: RawFd) -> OwnedFd {
+    // fds that arrive by SCM_RIGHTS are installed fresh in this process and owned by nobody else.
+    crate::sys::process::own_fd(fd)
+}
+
+/// The child's side: returns only on failure.
+fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infallible> {
+    // The parent blocked the signals it forwards; exec keeps the mask and ignored dispositions.
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    )
+    .context("reset signal mask")?;
+    crate::sys::process::default_signal(libc::SIGPIPE);
+
+    let mut go = [0u8; 1];
+    match nix::sys::socket::recv(sock.as_raw_fd(), &mut go, MsgFlags::empty()) {
+        Ok(1) if go[0] == MSG_GO => {}
+        _ => exit_now(EXIT_ENGINE),
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
+    nix::unistd::setsid().context("setsid")?;
+
+    rootfs::setup(&spec.rootfs, None).context("set up root filesystem")?;
+    nix::unistd::sethostname(&spec.hostname).context("set hostname")?;
+    crate::sys::net::interface_up("lo").context("bring up lo")?;
+
+    match stdio {
+        ChildStdio::Tty => {
+            let (master, slave, pts) = open_pty().context("open pty")?;
+            sendmsg::<()>(
+                sock.as_raw_fd(),
+                &[IoSlice::new(&[MSG_PTY])],
+                &[ControlMessage::ScmRights(&[master.as_raw_fd()])],
+                MsgFlags::empty(),
+                None,
+            )
+            .context("send pty")?;
+            drop(master);
+            crate::sys::tty::set_controlling_tty(slave.as_raw_fd()).context("set controlling tty")?;
+            dup_stdio(Some(&slave), &slave, &slave)?;
+            bind_console(&pts)?;
+        }
+        ChildStdio::Pipes { stdin, stdout, stderr } => {
+            let null;
+            let stdin = match stdin {
+                Some(fd) => fd,
+                None => {
+                    null = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                        .context("open /dev/null")?;
+                    null.try_clone().context("dup /dev/null")?
+                }
+            };
+            dup_stdio(Some(&stdin), &stdout, &stderr)?;
+        }
+    }
+
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let who = user::resolve(&spec.user, &passwd, &group)?;
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.to_bytes().starts_with(b"HOME=")) {
+        env.push(CString::new(format!("HOME={}", who.home)).context("HOME")?);
+    }
+
+    if let Err(e) = std::fs::create_dir_all(&spec.cwd) {
+        return Err(e).with_context(|| format!("create working directory {}", spec.cwd));
+    }
+    set_identity(&who, &spec.caps)?;
+    if let Err(e) = nix::unistd::chdir(spec.cwd.as_str()) {
+        return Err(anyhow!("chdir to cwd ({:?}) set in config.json failed: {}", spec.cwd, e.desc().to_lowercase()));
+    }
+    if spec.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().context("set no_new_privs")?;
+    }
+    // The container dies with its parent (the engine or the container's monitor); set after the
+    // identity change, which clears it (prctl(2), PR_SET_PDEATHSIG).
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).context("set parent death signal")?;
+    cloexec_from(3).context("close inherited fds")?;
+    super::seccomp::install(&spec.seccomp).context("load seccomp filter")?;
+    Err(exec(&spec.argv, &env))
+}
+
+fn dup_stdio(stdin: Option<&OwnedFd>, stdout: &OwnedFd, stderr: &OwnedFd) -> Result<()> {
+    if let Some(fd) = stdin {
+        dup2_stdin(fd).context("dup stdin")?;
+    }
+    dup2_stdout(stdout).context("dup stdout")?;
+    dup2_stderr(stderr).context("dup stderr")?;
+    Ok(())
+}
+
+/// A pty from the container's own devpts instance (so `tty` shows /dev/pts/0 inside).
+fn open_pty() -> Result<(OwnedFd, OwnedFd, String)> {
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .context("open /dev/ptmx")?;
+    nix::pty::grantpt(&master).context("grantpt")?;
+    nix::pty::unlockpt(&master).context("unlockpt")?;
+    let name = nix::pty::ptsname_r(&master).context("ptsname")?;
+    let slave = nix::fcntl::open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY, nix::sys::stat::Mode::empty())
+        .with_context(|| format!("open {name}"))?;
+    Ok((OwnedFd::from(master), slave, name))
+}
+
+/// /dev/console is the container's terminal, as Docker does with `-t`.
+fn bind_console(pts: &str) -> Result<()> {
+    match std::fs::OpenOptions::new().write(true).create_new(true).open("/dev/console") {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).context("create /dev/console"),
+    }
+    nix::mount::mount(Some(pts), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .context("bind /dev/console")
+}
+
+/// Groups, gid, uid, then the capability sets. The bounding set is cut first (it needs
+/// CAP_SETPCAP); caps are kept across setuid and set again after it.
+fn set_identity(who: &user::ExecUser, keep: &[caps::Capability]) -> Result<()> {
+    use caps::{CapSet, Capability};
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap).with_context(|| format!("drop {cap} from bounding set"))?;
+        }
+    }
+    nix::sys::prctl::set_keepcaps(true).context("keep capabilities")?;
+    let gids: Vec<Gid> = who.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&gids).context("setgroups")?;
+    nix::unistd::setresgid(Gid::from_raw(who.gid), Gid::from_raw(who.gid), Gid::from_raw(who.gid)).context("setgid")?;
+    nix::unistd::setresuid(Uid::from_raw(who.uid), Uid::from_raw(who.uid), Uid::from_raw(who.uid)).context("setuid")?;
+    let set: caps::CapsHashSet = keep.iter().copied().collect::<std::collections::HashSet<Capability>>();
+    // Effective first: it must stay a subset of permitted (capset(2)).
+    caps::set(None, CapSet::Effective, &set).context("set effective capabilities")?;
+    caps::set(None, CapSet::Permitted, &set).context("set permitted capabilities")?;
+    caps::set(None, CapSet::Inheritable, &set).context("set inheritable capabilities")?;
+    caps::clear(None, CapSet::Ambient).context("clear ambient capabilities")?;
+    Ok(())
+}
+
+/// Exec the command, searching $PATH like Go's exec.LookPath (what Docker users know).
+fn exec(argv: &[CString], env: &[CString]) -> anyhow::Error {
+    let name = argv[0].to_string_lossy().into_owned();
+    let candidates: Vec<CString> = if name.contains('/') {
+        vec![argv[0].clone()]
+    } else {
+        let path = env
+            .iter()
+            .find_map(|e| e.to_str().ok().and_then(|s| s.strip_prefix("PATH=")))
+            .unwrap_or("")
+            .to_string();
+        let found: Vec<CString> = path
+            .split(':')
+            .map(|d| if d.is_empty() { "." } else { d })
+            .filter_map(|d| CString::new(format!("{d}/{name}")).ok())
+            .filter(|c| is_executable_file(c))
+            .collect();
+        if found.is_empty() {
+            return CodedError::new(EXIT_NOT_FOUND, format!("exec: \"{name}\": executable file not found in $PATH"));
+        }
+        found
+    };
+    let err = match nix::unistd::execve(&candidates[0], argv, env) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    match err {
+        Errno::ENOENT | Errno::ENOTDIR => CodedError::new(
+            EXIT_NOT_FOUND,
+            format!("exec: \"{name}\": stat {name}: no such file or directory"),
+        ),
+        Errno::EACCES | Errno::EPERM | Errno::EISDIR => {
+            CodedError::new(EXIT_CANNOT_RUN, format!("exec: \"{name}\": permission denied"))
+        }
+        e => CodedError::new(EXIT_CANNOT_RUN, format!("exec: \"{name}\": {}", e.desc().to_lowercase())),
+    }
+}
+
+fn is_executable_file(path: &CStr) -> bool {
+    match nix::sys::stat::stat(path) {
+        Ok(st) => (st.st_mode & libc::S_IFMT) != libc::S_IFDIR && st.st_mode & 0o111 != 0,
+        Err(_) => false,
+    }
+}

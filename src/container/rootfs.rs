@@ -1,0 +1,255 @@
+//! The container's root filesystem, set up by the container's first process in its new mount
+//! namespace: overlay of the image layers with a private upper dir, the special filesystems,
+//! the standard device nodes, the engine's /etc files, pivot_root, then masked and read-only
+//! paths. Everything is mounted onto fds resolved inside the new root, so a symlink in the image
+//! can never steer a mount onto the host (CVE-2021-30465, CVE-2026-41579).
+//!
+//! Nothing here outlives the container: the mounts live only in its mount namespace, which the
+//! kernel tears down when its last process exits.
+
+use crate::fs::inroot;
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Device nodes bind-mounted from the host into the container's /dev.
+pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Everything the rootfs setup needs, prepared before the clone.
+#[derive(Debug, Clone)]
+pub struct RootfsPlan {
+    /// Layer directories, lowest first.
+    pub layers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+    pub mounts: Vec<Mount>,
+    /// Host files bind-mounted over container paths (/etc/hostname, /etc/hosts, resolv.conf).
+    pub files: Vec<(PathBuf, String)>,
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+}
+
+/// The overlay mount data: lower dirs highest first (overlayfs(5) reads them left to right).
+pub fn overlay_options(plan: &RootfsPlan) -> String {
+    let lowers: Vec<String> = plan.layers.iter().rev().map(|p| p.display().to_string()).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        plan.upper.display(),
+        plan.work.display()
+    )
+}
+
+/// Split mount options into flags and the filesystem's own data string.
+pub fn parse_options(options: &[String]) -> (MsFlags, String) {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for opt in options {
+        match opt.as_str() {
+            "ro" => flags |= MsFlags::MS_RDONLY,
+            "rw" => flags.remove(MsFlags::MS_RDONLY),
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            "strictatime" => flags |= MsFlags::MS_STRICTATIME,
+            "relatime" => flags |= MsFlags::MS_RELATIME,
+            "noatime" => flags |= MsFlags::MS_NOATIME,
+            "bind" => flags |= MsFlags::MS_BIND,
+            "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
+            other => data.push(other),
+        }
+    }
+    (flags, data.join(","))
+}
+
+fn mount_fd(
+    source: &str,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    mount(Some(source), inroot::fd_path(target).as_str(), fstype, flags, data)
+}
+
+/// Set up the root filesystem and pivot into it. Runs in the container's first process, in its
+/// new mount namespace, before anything of the container runs.
+pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
+    // Nothing mounted from here on may propagate back to the host.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .context("make / private")?;
+
+    mount(
+        Some("overlay"),
+        &plan.merged,
+        Some("overlay"),
+        MsFlags::MS_NODEV,
+        Some(overlay_options(plan).as_str()),
+    )
+    .with_context(|| format!("mount overlay on {}", plan.merged.display()))?;
+    let root = nix::fcntl::open(&plan.merged, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .context("open container root")?;
+
+    for m in &plan.mounts {
+        mount_special(root.as_fd(), m)?;
+    }
+    populate_dev(root.as_fd())?;
+    for (source, target) in &plan.files {
+        let fd = inroot::mount_target(root.as_fd(), target, false)?;
+        mount_fd(&source.display().to_string(), &fd, None, MsFlags::MS_BIND, None)
+            .with_context(|| format!("bind {target}"))?;
+    }
+
+    // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the
+    // container's tree (pivot_root(2), "pivot_root(".", ".")").
+    nix::unistd::fchdir(&root).context("chdir to container root")?;
+    nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+    umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
+    nix::unistd::chdir("/").context("chdir /")?;
+
+    if let Some(pts) = console {
+        bind_console(pts)?;
+    }
+    for path in &plan.masked {
+        mask(path)?;
+    }
+    for path in &plan.readonly {
+        make_readonly(path)?;
+    }
+    Ok(())
+}
+
+/// One of the standard filesystems. Its target must be an ordinary directory: a symlink there
+/// (say `/proc -> /somewhere`) is refused (CVE-2019-19921).
+fn mount_special(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
+    let dest = m.destination().to_string_lossy().into_owned();
+    let target = match inroot::open_no_symlinks(root, &dest, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => {
+            inroot::mkdir_all(root, &dest, 0o755)?;
+            inroot::open_no_symlinks(root, &dest, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                .with_context(|| format!("open {dest}"))?
+        }
+        Err(Errno::ELOOP | Errno::ENOTDIR) => {
+            bail!("{dest} must be mounted on an ordinary directory")
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {dest}")),
+    };
+    let (flags, data) = parse_options(m.options().as_deref().unwrap_or_default());
+    let source = m.source().as_ref().map_or_else(|| "none".into(), |s| s.to_string_lossy().into_owned());
+    let fstype = m.typ().as_deref();
+    mount_fd(&source, &target, fstype, flags, (!data.is_empty()).then_some(data.as_str()))
+        .with_context(|| format!("mount {} on {dest}", fstype.unwrap_or("bind")))
+}
+
+/// The standard device nodes (bind mounts of the host's, so the tmpfs itself can stay `nodev`)
+/// and the usual links in the container's fresh /dev.
+fn populate_dev(root: BorrowedFd<'_>) -> Result<()> {
+    let dev = inroot::open_no_symlinks(root, "/dev", OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .context("open /dev")?;
+    for name in DEVICES {
+        nix::fcntl::openat(
+            dev.as_fd(),
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o666),
+        )
+        .with_context(|| format!("create /dev/{name}"))?;
+        let target = nix::fcntl::openat(dev.as_fd(), name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+            .with_context(|| format!("open /dev/{name}"))?;
+        mount_fd(&format!("/dev/{name}"), &target, None, MsFlags::MS_BIND, None)
+            .with_context(|| format!("bind /dev/{name}"))?;
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ] {
+        nix::unistd::symlinkat(target, dev.as_fd(), link).with_context(|| format!("link /dev/{link}"))?;
+    }
+    Ok(())
+}
+
+/// With a terminal, /dev/console is the container's pty (as Docker does).
+fn bind_console(pts: &str) -> Result<()> {
+    let fd = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open("/dev/console")
+        .context("create /dev/console")?;
+    drop(fd);
+    mount(Some(pts), "/dev/console", None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .context("bind /dev/console")
+}
+
+/// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory.
+fn mask(path: &str) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("stat {path}")),
+    };
+    let res = if meta.is_dir() {
+        mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))
+    } else {
+        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+    };
+    res.with_context(|| format!("mask {path}"))
+}
+
+/// Bind a path onto itself and make that read-only, keeping proc's nosuid/nodev/noexec.
+fn make_readonly(path: &str) -> Result<()> {
+    match mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+        Ok(()) => {}
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("bind {path}")),
+    }
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC;
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+        .with_context(|| format!("make {path} read-only"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_lowers_are_highest_first() {
+        let plan = RootfsPlan {
+            layers: vec!["/s/l/base".into(), "/s/l/top".into()],
+            upper: "/c/upper".into(),
+            work: "/c/work".into(),
+            merged: "/c/merged".into(),
+            mounts: vec![],
+            files: vec![],
+            masked: vec![],
+            readonly: vec![],
+        };
+        assert_eq!(
+            overlay_options(&plan),
+            "lowerdir=/s/l/top:/s/l/base,upperdir=/c/upper,workdir=/c/work"
+        );
+    }
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let opts: Vec<String> = ["nosuid", "ro", "mode=755", "size=64k"].iter().map(|s| s.to_string()).collect();
+        let (flags, data) = parse_options(&opts);
+        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_RDONLY);
+        assert_eq!(data, "mode=755,size=64k");
+    }
+}

@@ -1,0 +1,136 @@
+//! Process syscalls without a nix wrapper: clone3 (fork-like, with namespaces and a pidfd),
+//! pidfd_open, pidfd_send_signal, close_range, and `_exit`.
+
+use nix::errno::Errno;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// What a fork-like clone returned in this process.
+pub enum Forked {
+    /// We are the parent: the child's pid (in our PID namespace) and a pidfd for it.
+    Parent { pid: i32, pidfd: OwnedFd },
+    /// We are the child.
+    Child,
+}
+
+/// `struct clone_args` of clone3(2), version 2 (with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Fork into new namespaces (`flags` are CLONE_NEW* bits) and get a pidfd for the child.
+/// With `cgroup_fd`, the child starts inside that cgroup v2 directory (CLONE_INTO_CGROUP).
+///
+/// Like fork(2), the child gets a copy of the address space and continues from here: call it
+/// only while the process is single-threaded, and have the child leave with [`exit_now`].
+pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= libc::CLONE_INTO_CGROUP as u64;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: clone3 with no stack behaves like fork: the child runs on a copy of this stack.
+    // `args` and `pidfd` outlive the call; the size passed is the struct's own.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: on success the kernel stored a new, owned pidfd (CLONE_PIDFD).
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// A pidfd for an existing process (pidfd_open(2)).
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Send a signal through a pidfd (no pid-reuse race: pidfd_send_signal(2)).
+pub fn pidfd_send_signal(pidfd: RawFd, signal: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall; a null siginfo means "as kill(2) would".
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// Mark every fd from `first` up close-on-exec (close_range(2) with CLOSE_RANGE_CLOEXEC), so
+/// nothing of the engine's leaks into the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// Leave the process at once, without running destructors or atexit handlers (a forked child
+/// must not flush the parent's buffers or remove the parent's files).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Reset a signal to its default disposition (Rust ignores SIGPIPE; exec keeps "ignored").
+pub fn default_signal(signal: i32) {
+    // SAFETY: SIG_DFL is a valid disposition for any catchable signal.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+    }
+}
+
+/// Take ownership of a raw fd that this process just received (SCM_RIGHTS) and nothing else owns.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller passes an fd freshly installed by the kernel for us alone.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Borrow a descriptor that stays open for the whole process (0, 1, 2) or that the caller
+/// keeps open across the borrow.
+pub fn borrow_std(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: callers pass the standard streams or an fd they own for longer than the borrow.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
