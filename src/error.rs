@@ -19,10 +19,12 @@ pub struct CodedError {
     pub message: String,
 }
 
-impl CodedError {
-    pub fn new(code: i32, message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(CodedError { code, message: message.into() })
-    }
+/// An error with its own exit code.
+pub fn coded(code: i32, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(CodedError {
+        code,
+        message: message.into(),
+    })
 }
 
 impl fmt::Display for CodedError {
@@ -78,9 +80,12 @@ mod tests {
 
     #[test]
     fn coded_error_code_is_found_through_context() {
-        let err = Err::<(), _>(CodedError::new(127, "exec: \"x\": executable file not found in $PATH"))
-            .context("start container")
-            .unwrap_err();
+        let err = Err::<(), _>(coded(
+            127,
+            "exec: \"x\": executable file not found in $PATH",
+        ))
+        .context("start container")
+        .unwrap_err();
         assert_eq!(exit_code(&err), 127);
         assert_eq!(
             one_line(&err),

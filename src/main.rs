@@ -12,7 +12,6 @@ mod fs;
 mod image;
 mod sys;
 
-
 fn main() {
     let cli = cli::Cli::parse_or_exit();
     let code = match cmd::dispatch(cli) {
@@ -24,4 +23,3 @@ fn main() {
     };
     std::process::exit(code);
 }
-

@@ -34,7 +34,11 @@ impl Cli {
         match Cli::try_parse() {
             Ok(cli) => cli,
             Err(err) => {
-                let code = if err.use_stderr() { crate::error::EXIT_ENGINE } else { 0 };
+                let code = if err.use_stderr() {
+                    crate::error::EXIT_ENGINE
+                } else {
+                    0
+                };
                 let _ = err.print();
                 std::process::exit(code);
             }
@@ -45,7 +49,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create and run a new container from an image
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Load an image from a tar archive or STDIN
     Load(load::LoadArgs),
     /// List images

@@ -47,7 +47,11 @@ pub struct RunArgs {
     #[arg(value_name = "IMAGE")]
     pub image: String,
     /// The command and its arguments (replace the image's CMD)
-    #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARG",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub args: Vec<String>,
 }
 
@@ -228,10 +232,16 @@ mod tests {
 
     #[test]
     fn env_forms() {
-        let req = request(&["-e", "A=1", "-e", "HOSTVAR", "-e", "UNSET", "--env", "B=", "img"]).unwrap();
+        let req = request(&[
+            "-e", "A=1", "-e", "HOSTVAR", "-e", "UNSET", "--env", "B=", "img",
+        ])
+        .unwrap();
         assert_eq!(req.env, ["A=1", "HOSTVAR=fromhost", "B="]);
         let err = request(&["-e", "=x", "img"]).unwrap_err();
-        assert!(format!("{err:#}").contains("invalid environment variable: =x"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("invalid environment variable: =x"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -13,11 +13,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let root = cli.root;
     match cli.command {
         Command::Run(args) => {
-            let req = args.into_request(|k| std::env::var(k).ok())?;
+            let req = (*args).into_request(|k| std::env::var(k).ok())?;
             run::run(&root, req)
         }
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::load(&root, &args),
-        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::list(&root, &args),
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => {
+            images::list(&root, &args)
+        }
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(&root, &args),
         Command::Rm(args) => rm::rm(&root, &args),
     }

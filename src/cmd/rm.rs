@@ -53,7 +53,10 @@ fn kill_and_wait(pid: i32) -> Result<()> {
     };
     let _ = crate::sys::process::pidfd_send_signal(pidfd.as_raw_fd(), libc::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), nix::poll::PollFlags::POLLIN)];
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(&pidfd),
+        nix::poll::PollFlags::POLLIN,
+    )];
     while Instant::now() < deadline {
         if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) > 0 {
             return Ok(());

@@ -8,7 +8,7 @@ use crate::container::rootfs::RootfsPlan;
 use crate::container::spec::{self, SpecInput};
 use crate::container::state::{self, ContainerDir, State, Status};
 use crate::container::supervise::{self, Session};
-use crate::error::{CodedError, NotFound};
+use crate::error::NotFound;
 use crate::image::store::Store;
 use anyhow::{anyhow, Context, Result};
 use oci_spec::runtime::Spec;
@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     if req.tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        return Err(CodedError::new(1, "the input device is not a TTY"));
+        return Err(crate::error::coded(1, "the input device is not a TTY"));
     }
     let store = Store::open(root)?;
     let image = match store.resolve_image(&req.image) {
@@ -35,10 +35,20 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     };
     state::reserve_name(root, &name, &id)?;
     let container = ContainerDir::new(root, &id);
-    let created = Created { root, container: &container, name: &name, keep: false };
+    let created = Created {
+        root,
+        container: &container,
+        name: &name,
+        keep: false,
+    };
 
     let spec = spec::build(
-        &SpecInput { id: &id, image_ref: &req.image, image_id: &image.id, config: &image.config },
+        &SpecInput {
+            id: &id,
+            image_ref: &req.image,
+            image_id: &image.id,
+            config: &image.config,
+        },
         &req,
     )?;
     for dir in [container.upper(), container.work(), container.merged()] {
@@ -81,7 +91,13 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     record.started_at = Some(state::now_rfc3339());
     container.save_state(&record)?;
 
-    let result = supervise::supervise(launched, Session { signals, interactive: req.interactive });
+    let result = supervise::supervise(
+        launched,
+        Session {
+            signals,
+            interactive: req.interactive,
+        },
+    );
     let _ = cgroup.remove();
     let code = result?;
     record.status = Status::Exited;
@@ -125,7 +141,10 @@ fn write_etc_files(container: &ContainerDir, hostname: &str) -> Result<()> {
     let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
     std::fs::write(container.file("hosts"), hosts)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(container.file("resolv.conf"), container_resolv_conf(&host_resolv))?;
+    std::fs::write(
+        container.file("resolv.conf"),
+        container_resolv_conf(&host_resolv),
+    )?;
     Ok(())
 }
 
@@ -135,7 +154,9 @@ pub fn container_resolv_conf(host: &str) -> String {
         .filter(|l| {
             let mut words = l.split_whitespace();
             !(words.next() == Some("nameserver")
-                && words.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+                && words
+                    .next()
+                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -149,7 +170,12 @@ fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
 }
 
 /// Everything the container's first process needs, from its spec.
-fn init_spec(spec: &Spec, container: &ContainerDir, layers: &[std::path::PathBuf], req: &RunRequest) -> Result<InitSpec> {
+fn init_spec(
+    spec: &Spec,
+    container: &ContainerDir,
+    layers: &[std::path::PathBuf],
+    req: &RunRequest,
+) -> Result<InitSpec> {
     let process = spec.process().as_ref().context("spec has no process")?;
     let linux = spec.linux().as_ref().context("spec has no linux section")?;
     let caps: Vec<caps::Capability> = process
@@ -158,7 +184,11 @@ fn init_spec(spec: &Spec, container: &ContainerDir, layers: &[std::path::PathBuf
         .and_then(|c| c.bounding().clone())
         .unwrap_or_default()
         .iter()
-        .map(|c| format!("CAP_{c}").parse::<caps::Capability>().map_err(|e| anyhow!("capability {c}: {e}")))
+        .map(|c| {
+            format!("CAP_{c}")
+                .parse::<caps::Capability>()
+                .map_err(|e| anyhow!("capability {c}: {e}"))
+        })
         .collect::<Result<_>>()?;
     let seccomp = crate::container::seccomp::default_filter(&caps)?;
     let user = spec
@@ -176,7 +206,10 @@ fn init_spec(spec: &Spec, container: &ContainerDir, layers: &[std::path::PathBuf
             files: vec![
                 (container.file("hostname"), "/etc/hostname".to_string()),
                 (container.file("hosts"), "/etc/hosts".to_string()),
-                (container.file("resolv.conf"), "/etc/resolv.conf".to_string()),
+                (
+                    container.file("resolv.conf"),
+                    "/etc/resolv.conf".to_string(),
+                ),
             ],
             masked: linux.masked_paths().clone().unwrap_or_default(),
             readonly: linux.readonly_paths().clone().unwrap_or_default(),
@@ -201,6 +234,9 @@ mod tests {
     #[test]
     fn loopback_resolvers_are_dropped() {
         let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example.org\nnameserver ::1\n";
-        assert_eq!(container_resolv_conf(host), "# generated\nnameserver 10.0.0.2\nsearch example.org\n");
+        assert_eq!(
+            container_resolv_conf(host),
+            "# generated\nnameserver 10.0.0.2\nsearch example.org\n"
+        );
     }
 }

@@ -18,8 +18,8 @@
 
 use super::rootfs::{self, RootfsPlan};
 use super::user;
-use crate::error::{CodedError, EXIT_CANNOT_RUN, EXIT_ENGINE, EXIT_NOT_FOUND};
-use crate::sys::process::{clone_fork, cloexec_from, exit_now, Forked};
+use crate::error::{EXIT_CANNOT_RUN, EXIT_ENGINE, EXIT_NOT_FOUND};
+use crate::sys::process::{cloexec_from, clone_fork, exit_now, Forked};
 use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -27,7 +27,7 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
 };
-use nix::unistd::{dup2_stdin, dup2_stdout, dup2_stderr, Gid, Uid};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, Gid, Uid};
 use std::convert::Infallible;
 use std::ffi::{CStr, CString};
 use std::io::{IoSlice, IoSliceMut};
@@ -108,8 +108,16 @@ pub fn launch(spec: &InitSpec, join_cgroup: impl FnOnce(i32) -> Result<()>) -> R
             (None, None)
         };
         (
-            Some(Stdio::Pipes { stdin: in_parent, stdout: out_r, stderr: err_r }),
-            ChildStdio::Pipes { stdin: in_child, stdout: out_w, stderr: err_w },
+            Some(Stdio::Pipes {
+                stdin: in_parent,
+                stdout: out_r,
+                stderr: err_r,
+            }),
+            ChildStdio::Pipes {
+                stdin: in_child,
+                stdout: out_w,
+                stderr: err_w,
+            },
         )
     };
 
@@ -146,8 +154,13 @@ pub fn launch(spec: &InitSpec, join_cgroup: impl FnOnce(i32) -> Result<()>) -> R
             let mut buf = [0u8; 4096];
             let mut cmsg = nix::cmsg_space!([RawFd; 1]);
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = recvmsg::<()>(parent_sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-                .context("read from container process")?;
+            let msg = recvmsg::<()>(
+                parent_sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .context("read from container process")?;
             let mut fds = Vec::new();
             for c in msg.cmsgs().context("read control message")? {
                 if let ControlMessageOwned::ScmRights(received) = c {
@@ -158,16 +171,23 @@ pub fn launch(spec: &InitSpec, join_cgroup: impl FnOnce(i32) -> Result<()>) -> R
             match buf.get(..n) {
                 None | Some([]) => break,
                 Some([MSG_PTY, ..]) => {
-                    let master = fds.pop().ok_or_else(|| anyhow!("pty message without a fd"))?;
+                    let master = fds
+                        .pop()
+                        .ok_or_else(|| anyhow!("pty message without a fd"))?;
                     stdio = Some(Stdio::Tty(master));
                 }
                 Some([MSG_ERR, code, text @ ..]) => {
-                    return Err(CodedError::new(
+                    return Err(crate::error::coded(
                         i32::from(*code),
                         String::from_utf8_lossy(text).into_owned(),
                     ));
                 }
-                Some(other) => return Err(anyhow!("unexpected message {:?} from container process", other[0])),
+                Some(other) => {
+                    return Err(anyhow!(
+                        "unexpected message {:?} from container process",
+                        other[0]
+                    ))
+                }
             }
         }
         stdio.ok_or_else(|| anyhow!("container process sent no terminal"))
@@ -204,7 +224,8 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
         Ok(1) if go[0] == MSG_GO => {}
         _ => exit_now(EXIT_ENGINE),
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .context("unshare cgroup namespace")?;
     nix::unistd::setsid().context("setsid")?;
 
     rootfs::setup(&spec.rootfs, None).context("set up root filesystem")?;
@@ -223,17 +244,26 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
             )
             .context("send pty")?;
             drop(master);
-            crate::sys::tty::set_controlling_tty(slave.as_raw_fd()).context("set controlling tty")?;
+            crate::sys::tty::set_controlling_tty(slave.as_raw_fd())
+                .context("set controlling tty")?;
             dup_stdio(Some(&slave), &slave, &slave)?;
             bind_console(&pts)?;
         }
-        ChildStdio::Pipes { stdin, stdout, stderr } => {
+        ChildStdio::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => {
             let null;
             let stdin = match stdin {
                 Some(fd) => fd,
                 None => {
-                    null = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                        .context("open /dev/null")?;
+                    null = nix::fcntl::open(
+                        "/dev/null",
+                        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                        nix::sys::stat::Mode::empty(),
+                    )
+                    .context("open /dev/null")?;
                     null.try_clone().context("dup /dev/null")?
                 }
             };
@@ -252,16 +282,25 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
     if let Err(e) = std::fs::create_dir_all(&spec.cwd) {
         return Err(e).with_context(|| format!("create working directory {}", spec.cwd));
     }
-    set_identity(&who, &spec.caps)?;
+    set_user(&who, &spec.caps)?;
+    // Enter the working directory as the user, before its capabilities come back: a user who
+    // may not enter it gets a clear error instead of a process without a usable cwd.
     if let Err(e) = nix::unistd::chdir(spec.cwd.as_str()) {
-        return Err(anyhow!("chdir to cwd ({:?}) set in config.json failed: {}", spec.cwd, e.desc().to_lowercase()));
+        return Err(anyhow!(
+            "chdir to working directory {:?} as user {:?} failed: {}",
+            spec.cwd,
+            spec.user,
+            e.desc().to_lowercase()
+        ));
     }
+    set_caps(&spec.caps)?;
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().context("set no_new_privs")?;
     }
     // The container dies with its parent (the engine or the container's monitor); set after the
     // identity change, which clears it (prctl(2), PR_SET_PDEATHSIG).
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).context("set parent death signal")?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .context("set parent death signal")?;
     cloexec_from(3).context("close inherited fds")?;
     super::seccomp::install(&spec.seccomp).context("load seccomp filter")?;
     Err(exec(&spec.argv, &env))
@@ -283,37 +322,76 @@ fn open_pty() -> Result<(OwnedFd, OwnedFd, String)> {
     nix::pty::grantpt(&master).context("grantpt")?;
     nix::pty::unlockpt(&master).context("unlockpt")?;
     let name = nix::pty::ptsname_r(&master).context("ptsname")?;
-    let slave = nix::fcntl::open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY, nix::sys::stat::Mode::empty())
-        .with_context(|| format!("open {name}"))?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {name}"))?;
     Ok((OwnedFd::from(master), slave, name))
 }
 
 /// /dev/console is the container's terminal, as Docker does with `-t`.
 fn bind_console(pts: &str) -> Result<()> {
-    match std::fs::OpenOptions::new().write(true).create_new(true).open("/dev/console") {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open("/dev/console")
+    {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e).context("create /dev/console"),
     }
-    nix::mount::mount(Some(pts), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-        .context("bind /dev/console")
+    nix::mount::mount(
+        Some(pts),
+        "/dev/console",
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .context("bind /dev/console")
 }
 
-/// Groups, gid, uid, then the capability sets. The bounding set is cut first (it needs
-/// CAP_SETPCAP); caps are kept across setuid and set again after it.
-fn set_identity(who: &user::ExecUser, keep: &[caps::Capability]) -> Result<()> {
-    use caps::{CapSet, Capability};
+/// Cut the bounding set (it needs CAP_SETPCAP, so first), then groups, gid and uid. Permitted
+/// caps are kept across setuid; a non-root uid loses the effective ones until [`set_caps`].
+fn set_user(who: &user::ExecUser, keep: &[caps::Capability]) -> Result<()> {
+    use caps::CapSet;
     for cap in caps::all() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).with_context(|| format!("drop {cap} from bounding set"))?;
+            caps::drop(None, CapSet::Bounding, cap)
+                .with_context(|| format!("drop {cap} from bounding set"))?;
         }
     }
     nix::sys::prctl::set_keepcaps(true).context("keep capabilities")?;
-    let gids: Vec<Gid> = who.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    let gids: Vec<Gid> = who
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     nix::unistd::setgroups(&gids).context("setgroups")?;
-    nix::unistd::setresgid(Gid::from_raw(who.gid), Gid::from_raw(who.gid), Gid::from_raw(who.gid)).context("setgid")?;
-    nix::unistd::setresuid(Uid::from_raw(who.uid), Uid::from_raw(who.uid), Uid::from_raw(who.uid)).context("setuid")?;
-    let set: caps::CapsHashSet = keep.iter().copied().collect::<std::collections::HashSet<Capability>>();
+    nix::unistd::setresgid(
+        Gid::from_raw(who.gid),
+        Gid::from_raw(who.gid),
+        Gid::from_raw(who.gid),
+    )
+    .context("setgid")?;
+    nix::unistd::setresuid(
+        Uid::from_raw(who.uid),
+        Uid::from_raw(who.uid),
+        Uid::from_raw(who.uid),
+    )
+    .context("setuid")?;
+    Ok(())
+}
+
+/// The container's capability sets (Docker's: the same list in effective, permitted and
+/// inheritable; ambient empty). For a non-root user execve(2) then leaves none effective.
+fn set_caps(keep: &[caps::Capability]) -> Result<()> {
+    use caps::{CapSet, Capability};
+    let set: caps::CapsHashSet = keep
+        .iter()
+        .copied()
+        .collect::<std::collections::HashSet<Capability>>();
     // Effective first: it must stay a subset of permitted (capset(2)).
     caps::set(None, CapSet::Effective, &set).context("set effective capabilities")?;
     caps::set(None, CapSet::Permitted, &set).context("set permitted capabilities")?;
@@ -340,7 +418,10 @@ fn exec(argv: &[CString], env: &[CString]) -> anyhow::Error {
             .filter(|c| is_executable_file(c))
             .collect();
         if found.is_empty() {
-            return CodedError::new(EXIT_NOT_FOUND, format!("exec: \"{name}\": executable file not found in $PATH"));
+            return crate::error::coded(
+                EXIT_NOT_FOUND,
+                format!("exec: \"{name}\": executable file not found in $PATH"),
+            );
         }
         found
     };
@@ -349,14 +430,18 @@ fn exec(argv: &[CString], env: &[CString]) -> anyhow::Error {
         Ok(never) => match never {},
     };
     match err {
-        Errno::ENOENT | Errno::ENOTDIR => CodedError::new(
+        Errno::ENOENT | Errno::ENOTDIR => crate::error::coded(
             EXIT_NOT_FOUND,
             format!("exec: \"{name}\": stat {name}: no such file or directory"),
         ),
-        Errno::EACCES | Errno::EPERM | Errno::EISDIR => {
-            CodedError::new(EXIT_CANNOT_RUN, format!("exec: \"{name}\": permission denied"))
-        }
-        e => CodedError::new(EXIT_CANNOT_RUN, format!("exec: \"{name}\": {}", e.desc().to_lowercase())),
+        Errno::EACCES | Errno::EPERM | Errno::EISDIR => crate::error::coded(
+            EXIT_CANNOT_RUN,
+            format!("exec: \"{name}\": permission denied"),
+        ),
+        e => crate::error::coded(
+            EXIT_CANNOT_RUN,
+            format!("exec: \"{name}\": {}", e.desc().to_lowercase()),
+        ),
     }
 }
 

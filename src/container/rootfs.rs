@@ -37,7 +37,12 @@ pub struct RootfsPlan {
 
 /// The overlay mount data: lower dirs highest first (overlayfs(5) reads them left to right).
 pub fn overlay_options(plan: &RootfsPlan) -> String {
-    let lowers: Vec<String> = plan.layers.iter().rev().map(|p| p.display().to_string()).collect();
+    let lowers: Vec<String> = plan
+        .layers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
     format!(
         "lowerdir={},upperdir={},workdir={}",
         lowers.join(":"),
@@ -75,15 +80,27 @@ fn mount_fd(
     flags: MsFlags,
     data: Option<&str>,
 ) -> Result<(), Errno> {
-    mount(Some(source), inroot::fd_path(target).as_str(), fstype, flags, data)
+    mount(
+        Some(source),
+        inroot::fd_path(target).as_str(),
+        fstype,
+        flags,
+        data,
+    )
 }
 
 /// Set up the root filesystem and pivot into it. Runs in the container's first process, in its
 /// new mount namespace, before anything of the container runs.
 pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
     // Nothing mounted from here on may propagate back to the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .context("make / private")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("make / private")?;
 
     mount(
         Some("overlay"),
@@ -93,8 +110,12 @@ pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
         Some(overlay_options(plan).as_str()),
     )
     .with_context(|| format!("mount overlay on {}", plan.merged.display()))?;
-    let root = nix::fcntl::open(&plan.merged, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .context("open container root")?;
+    let root = nix::fcntl::open(
+        &plan.merged,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("open container root")?;
 
     for m in &plan.mounts {
         mount_special(root.as_fd(), m)?;
@@ -102,8 +123,14 @@ pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
     populate_dev(root.as_fd())?;
     for (source, target) in &plan.files {
         let fd = inroot::mount_target(root.as_fd(), target, false)?;
-        mount_fd(&source.display().to_string(), &fd, None, MsFlags::MS_BIND, None)
-            .with_context(|| format!("bind {target}"))?;
+        mount_fd(
+            &source.display().to_string(),
+            &fd,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .with_context(|| format!("bind {target}"))?;
     }
 
     // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the
@@ -142,10 +169,19 @@ fn mount_special(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("open {dest}")),
     };
     let (flags, data) = parse_options(m.options().as_deref().unwrap_or_default());
-    let source = m.source().as_ref().map_or_else(|| "none".into(), |s| s.to_string_lossy().into_owned());
+    let source = m
+        .source()
+        .as_ref()
+        .map_or_else(|| "none".into(), |s| s.to_string_lossy().into_owned());
     let fstype = m.typ().as_deref();
-    mount_fd(&source, &target, fstype, flags, (!data.is_empty()).then_some(data.as_str()))
-        .with_context(|| format!("mount {} on {dest}", fstype.unwrap_or("bind")))
+    mount_fd(
+        &source,
+        &target,
+        fstype,
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    )
+    .with_context(|| format!("mount {} on {dest}", fstype.unwrap_or("bind")))
 }
 
 /// The standard device nodes (bind mounts of the host's, so the tmpfs itself can stay `nodev`)
@@ -161,10 +197,21 @@ fn populate_dev(root: BorrowedFd<'_>) -> Result<()> {
             Mode::from_bits_truncate(0o666),
         )
         .with_context(|| format!("create /dev/{name}"))?;
-        let target = nix::fcntl::openat(dev.as_fd(), name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-            .with_context(|| format!("open /dev/{name}"))?;
-        mount_fd(&format!("/dev/{name}"), &target, None, MsFlags::MS_BIND, None)
-            .with_context(|| format!("bind /dev/{name}"))?;
+        let target = nix::fcntl::openat(
+            dev.as_fd(),
+            name,
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("open /dev/{name}"))?;
+        mount_fd(
+            &format!("/dev/{name}"),
+            &target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .with_context(|| format!("bind /dev/{name}"))?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -174,7 +221,8 @@ fn populate_dev(root: BorrowedFd<'_>) -> Result<()> {
         ("ptmx", "pts/ptmx"),
         ("core", "/proc/kcore"),
     ] {
-        nix::unistd::symlinkat(target, dev.as_fd(), link).with_context(|| format!("link /dev/{link}"))?;
+        nix::unistd::symlinkat(target, dev.as_fd(), link)
+            .with_context(|| format!("link /dev/{link}"))?;
     }
     Ok(())
 }
@@ -187,8 +235,14 @@ fn bind_console(pts: &str) -> Result<()> {
         .open("/dev/console")
         .context("create /dev/console")?;
     drop(fd);
-    mount(Some(pts), "/dev/console", None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .context("bind /dev/console")
+    mount(
+        Some(pts),
+        "/dev/console",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .context("bind /dev/console")
 }
 
 /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory.
@@ -199,16 +253,34 @@ fn mask(path: &str) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("stat {path}")),
     };
     let res = if meta.is_dir() {
-        mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0"),
+        )
     } else {
-        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
     };
     res.with_context(|| format!("mask {path}"))
 }
 
 /// Bind a path onto itself and make that read-only, keeping proc's nosuid/nodev/noexec.
 fn make_readonly(path: &str) -> Result<()> {
-    match mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+    match mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
         Ok(()) => {}
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("bind {path}")),
@@ -247,7 +319,10 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_and_data() {
-        let opts: Vec<String> = ["nosuid", "ro", "mode=755", "size=64k"].iter().map(|s| s.to_string()).collect();
+        let opts: Vec<String> = ["nosuid", "ro", "mode=755", "size=64k"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (flags, data) = parse_options(&opts);
         assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_RDONLY);
         assert_eq!(data, "mode=755,size=64k");

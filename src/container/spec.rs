@@ -17,6 +17,7 @@ pub const ANN_USER: &str = "berth.user";
 pub const ANN_NAME: &str = "berth.name";
 pub const ANN_IMAGE: &str = "berth.image";
 pub const ANN_IMAGE_ID: &str = "berth.image-id";
+pub const ANN_NETWORK: &str = "berth.network";
 
 /// Docker's PATH for images that set none.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -104,7 +105,12 @@ pub fn command_line(
 
 /// The environment: PATH (Docker's default when the image has none), HOSTNAME, TERM with a tty,
 /// then the image's Env, then `--env-file`/`-e` in order; a later value of a name wins in place.
-pub fn environment(image_env: &[String], hostname: &str, tty: bool, request: &[String]) -> Vec<String> {
+pub fn environment(
+    image_env: &[String],
+    hostname: &str,
+    tty: bool,
+    request: &[String],
+) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut set = |item: &str, env: &mut Vec<String>| {
@@ -145,16 +151,43 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
 pub fn default_mounts() -> Vec<Mount> {
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "nodev", "strictatime", "mode=755", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "nodev", "strictatime", "mode=755", "size=65536k"],
+        ),
         mount(
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
     ]
 }
 
@@ -167,8 +200,16 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
         req.entrypoint.as_deref(),
         &req.args,
     )?;
-    let hostname = req.hostname.clone().unwrap_or_else(|| input.id[..12].to_string());
-    let env = environment(cfg.env().as_deref().unwrap_or_default(), &hostname, req.tty, &req.env);
+    let hostname = req
+        .hostname
+        .clone()
+        .unwrap_or_else(|| input.id[..12].to_string());
+    let env = environment(
+        cfg.env().as_deref().unwrap_or_default(),
+        &hostname,
+        req.tty,
+        &req.env,
+    );
     let cwd = req
         .workdir
         .clone()
@@ -213,14 +254,28 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     .collect::<Result<Vec<_>, _>>()?;
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(MASKED_PATHS.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .readonly_paths(READONLY_PATHS.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .masked_paths(
+            MASKED_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            READONLY_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
         .build()?;
 
     let mut annotations = HashMap::new();
     annotations.insert(ANN_USER.to_string(), user);
     annotations.insert(ANN_IMAGE.to_string(), input.image_ref.to_string());
     annotations.insert(ANN_IMAGE_ID.to_string(), input.image_id.to_string());
+    let network = match req.network {
+        crate::cli::run::NetworkMode::None => "none",
+    };
+    annotations.insert(ANN_NETWORK.to_string(), network.to_string());
     if let Some(name) = &req.name {
         annotations.insert(ANN_NAME.to_string(), name.clone());
     }
@@ -228,7 +283,12 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     let mut spec = Spec::default();
     spec.set_version("1.0.2".to_string());
     spec.set_process(Some(process));
-    spec.set_root(Some(RootBuilder::default().path("rootfs").readonly(false).build()?));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path("rootfs")
+            .readonly(false)
+            .build()?,
+    ));
     spec.set_hostname(Some(hostname));
     spec.set_mounts(Some(default_mounts()));
     spec.set_linux(Some(linux));
@@ -248,15 +308,30 @@ mod tests {
     fn entrypoint_and_cmd_rules() {
         let ep = v(&["/bin/echo", "entry"]);
         let cmd = v(&["default-cmd"]);
-        assert_eq!(command_line(&ep, &cmd, None, &[]).unwrap(), v(&["/bin/echo", "entry", "default-cmd"]));
-        assert_eq!(command_line(&ep, &cmd, None, &v(&["x"])).unwrap(), v(&["/bin/echo", "entry", "x"]));
-        assert_eq!(command_line(&ep, &cmd, Some("/bin/ls"), &[]).unwrap(), v(&["/bin/ls"]));
+        assert_eq!(
+            command_line(&ep, &cmd, None, &[]).unwrap(),
+            v(&["/bin/echo", "entry", "default-cmd"])
+        );
+        assert_eq!(
+            command_line(&ep, &cmd, None, &v(&["x"])).unwrap(),
+            v(&["/bin/echo", "entry", "x"])
+        );
+        assert_eq!(
+            command_line(&ep, &cmd, Some("/bin/ls"), &[]).unwrap(),
+            v(&["/bin/ls"])
+        );
         assert_eq!(
             command_line(&ep, &cmd, Some("/bin/ls"), &v(&["-l"])).unwrap(),
             v(&["/bin/ls", "-l"])
         );
-        assert_eq!(command_line(&ep, &cmd, Some(""), &v(&["sh"])).unwrap(), v(&["sh"]));
-        assert_eq!(command_line(&[], &v(&["sh"]), None, &[]).unwrap(), v(&["sh"]));
+        assert_eq!(
+            command_line(&ep, &cmd, Some(""), &v(&["sh"])).unwrap(),
+            v(&["sh"])
+        );
+        assert_eq!(
+            command_line(&[], &v(&["sh"]), None, &[]).unwrap(),
+            v(&["sh"])
+        );
         assert!(command_line(&ep, &cmd, Some(""), &[]).is_err());
         assert!(command_line(&[], &[], None, &[]).is_err());
     }
@@ -265,7 +340,17 @@ mod tests {
     fn environment_order_and_overrides() {
         let image = v(&["PATH=/bin", "A=image", "B=image"]);
         let env = environment(&image, "abc", true, &v(&["B=flag", "C=flag"]));
-        assert_eq!(env, v(&["HOSTNAME=abc", "TERM=xterm", "PATH=/bin", "A=image", "B=flag", "C=flag"]));
+        assert_eq!(
+            env,
+            v(&[
+                "HOSTNAME=abc",
+                "TERM=xterm",
+                "PATH=/bin",
+                "A=image",
+                "B=flag",
+                "C=flag"
+            ])
+        );
         let env = environment(&[], "h", false, &[]);
         assert_eq!(env, v(&[DEFAULT_PATH, "HOSTNAME=h"]));
     }

@@ -48,7 +48,11 @@ impl State {
 
 /// Start time of a process in clock ticks since boot (proc(5), /proc/PID/stat field 22).
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    procfs::process::Process::new(pid).ok()?.stat().ok().map(|s| s.starttime)
+    procfs::process::Process::new(pid)
+        .ok()?
+        .stat()
+        .ok()
+        .map(|s| s.starttime)
 }
 
 /// The files of one container.
@@ -60,7 +64,10 @@ pub struct ContainerDir {
 
 impl ContainerDir {
     pub fn new(root: &Path, id: &str) -> ContainerDir {
-        ContainerDir { id: id.to_string(), dir: root.join("containers").join(id) }
+        ContainerDir {
+            id: id.to_string(),
+            dir: root.join("containers").join(id),
+        }
     }
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.json")
@@ -84,7 +91,8 @@ impl ContainerDir {
     pub fn load_state(&self) -> Result<State> {
         let text = std::fs::read(self.state_file())
             .with_context(|| format!("read state of container {}", self.id))?;
-        serde_json::from_slice(&text).with_context(|| format!("parse state of container {}", self.id))
+        serde_json::from_slice(&text)
+            .with_context(|| format!("parse state of container {}", self.id))
     }
 
     pub fn save_state(&self, state: &State) -> Result<()> {
@@ -123,7 +131,10 @@ pub fn reserve_name(root: &Path, name: &str, id: &str) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let owner = std::fs::read_link(&link).unwrap_or_default();
                 let owner = owner.to_string_lossy().into_owned();
-                if !owner.is_empty() && !ContainerDir::new(root, &owner).dir.exists() && owner_is_stale(&link) {
+                if !owner.is_empty()
+                    && !ContainerDir::new(root, &owner).dir.exists()
+                    && owner_is_stale(&link)
+                {
                     let _ = std::fs::remove_file(&link);
                     continue;
                 }
@@ -166,7 +177,10 @@ pub fn resolve(root: &Path, query: &str) -> Result<ContainerDir> {
             }
         }
         if q.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut found: Vec<String> = list_ids(root)?.into_iter().filter(|id| id.starts_with(q)).collect();
+            let mut found: Vec<String> = list_ids(root)?
+                .into_iter()
+                .filter(|id| id.starts_with(q))
+                .collect();
             if found.len() > 1 {
                 bail!("multiple IDs found with provided prefix: {q}");
             }
@@ -249,8 +263,14 @@ mod tests {
     #[test]
     fn rfc3339_formatting() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(format_rfc3339(1_704_067_200, 5), "2024-01-01T00:00:00.000000005Z");
-        assert_eq!(format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            format_rfc3339(1_704_067_200, 5),
+            "2024-01-01T00:00:00.000000005Z"
+        );
+        assert_eq!(
+            format_rfc3339(951_782_400, 0),
+            "2000-02-29T00:00:00.000000000Z"
+        );
     }
 
     #[test]
@@ -259,8 +279,13 @@ mod tests {
         let id = "a".repeat(64);
         std::fs::create_dir_all(ContainerDir::new(&root, &id).dir).unwrap();
         reserve_name(&root, "web", &id).unwrap();
-        let err = reserve_name(&root, "web", &"b".repeat(64)).unwrap_err().to_string();
-        assert!(err.contains("is already in use by container \"aaaa"), "{err}");
+        let err = reserve_name(&root, "web", &"b".repeat(64))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is already in use by container \"aaaa"),
+            "{err}"
+        );
         assert_eq!(resolve(&root, "web").unwrap().id, id);
         assert_eq!(resolve(&root, "aaaa").unwrap().id, id);
         assert!(resolve(&root, "bbbb").is_err());

@@ -33,7 +33,8 @@ pub fn block_signals() -> Result<SigSet> {
     for s in FORWARDED {
         set.add(s);
     }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .context("block signals")?;
     Ok(set)
 }
 
@@ -49,7 +50,10 @@ impl RawMode {
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
         termios::tcsetattr(fd, SetArg::TCSANOW, &raw).context("set terminal raw mode")?;
-        Ok(RawMode { fd: fd.as_raw_fd(), saved })
+        Ok(RawMode {
+            fd: fd.as_raw_fd(),
+            saved,
+        })
     }
 }
 
@@ -76,8 +80,11 @@ pub struct Session {
 
 /// Run the session until the container's process exits; returns its exit code.
 pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
-    let sigfd = SignalFd::with_flags(&session.signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .context("create signalfd")?;
+    let sigfd = SignalFd::with_flags(
+        &session.signals,
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    )
+    .context("create signalfd")?;
     let stdin = std::io::stdin();
     let stdin_fd = stdin.as_fd();
     let mut outputs: Vec<Stream> = Vec::new();
@@ -100,12 +107,28 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
             if session.interactive {
                 input_dst = Some(m.try_clone().context("dup pty master")?);
             }
-            outputs.push(Stream { src: m, dst: libc::STDOUT_FILENO, open: true });
+            outputs.push(Stream {
+                src: m,
+                dst: libc::STDOUT_FILENO,
+                open: true,
+            });
         }
-        Stdio::Pipes { stdin: sin, stdout, stderr } => {
+        Stdio::Pipes {
+            stdin: sin,
+            stdout,
+            stderr,
+        } => {
             input_dst = sin;
-            outputs.push(Stream { src: stdout, dst: libc::STDOUT_FILENO, open: true });
-            outputs.push(Stream { src: stderr, dst: libc::STDERR_FILENO, open: true });
+            outputs.push(Stream {
+                src: stdout,
+                dst: libc::STDOUT_FILENO,
+                open: true,
+            });
+            outputs.push(Stream {
+                src: stderr,
+                dst: libc::STDERR_FILENO,
+                open: true,
+            });
         }
     }
     let mut stdin_open = input_dst.is_some();
@@ -140,7 +163,11 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
                 roles.push(Role::Output(i));
             }
         }
-        let timeout = if status.is_some() { PollTimeout::from(200u16) } else { PollTimeout::NONE };
+        let timeout = if status.is_some() {
+            PollTimeout::from(200u16)
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Ok(0) if status.is_some() => break,
             Ok(_) => {}
@@ -182,7 +209,9 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
                     while let Ok(Some(info)) = sigfd.read_signal() {
                         let sig = info.ssi_signo as i32;
                         if sig == libc::SIGWINCH {
-                            if let (Some(m), Ok(ws)) = (master, tty::get_winsize(stdin_fd.as_raw_fd())) {
+                            if let (Some(m), Ok(ws)) =
+                                (master, tty::get_winsize(stdin_fd.as_raw_fd()))
+                            {
                                 let _ = tty::set_winsize(m, &ws);
                             }
                         } else {

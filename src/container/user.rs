@@ -81,7 +81,12 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
             }
         }
     }
-    Ok(ExecUser { uid, gid, additional_gids, home })
+    Ok(ExecUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -94,9 +99,15 @@ mod tests {
     #[test]
     fn names_and_numbers() {
         let u = resolve("nobody", PASSWD, GROUP).unwrap();
-        assert_eq!((u.uid, u.gid, u.home.as_str()), (65534, 65534, "/nonexistent"));
+        assert_eq!(
+            (u.uid, u.gid, u.home.as_str()),
+            (65534, 65534, "/nonexistent")
+        );
         let u = resolve("alice", PASSWD, GROUP).unwrap();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (1000, 100, vec![10]));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (1000, 100, vec![10])
+        );
         let u = resolve("1000:wheel", PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid), (1000, 10));
         assert!(u.additional_gids.is_empty());
@@ -109,8 +120,16 @@ mod tests {
     #[test]
     fn missing_names_are_errors() {
         let err = resolve("nosuch", PASSWD, GROUP).unwrap_err().to_string();
-        assert_eq!(err, "unable to find user nosuch: no matching entries in passwd file");
-        let err = resolve("root:nosuch", PASSWD, GROUP).unwrap_err().to_string();
-        assert_eq!(err, "unable to find group nosuch: no matching entries in group file");
+        assert_eq!(
+            err,
+            "unable to find user nosuch: no matching entries in passwd file"
+        );
+        let err = resolve("root:nosuch", PASSWD, GROUP)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unable to find group nosuch: no matching entries in group file"
+        );
     }
 }

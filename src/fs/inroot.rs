@@ -22,7 +22,11 @@ pub fn open(root: BorrowedFd<'_>, path: &str, flags: OFlag) -> Result<OwnedFd, E
 /// Open `path` inside `root` refusing any symlink on the way (for /proc, /sys, /dev targets,
 /// which must be ordinary directories: CVE-2019-19921, CVE-2023-27561).
 pub fn open_no_symlinks(root: BorrowedFd<'_>, path: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
-    openat2(root, rel(path), how(flags, ResolveFlag::RESOLVE_NO_SYMLINKS))
+    openat2(
+        root,
+        rel(path),
+        how(flags, ResolveFlag::RESOLVE_NO_SYMLINKS),
+    )
 }
 
 /// `/a/b` → `a/b`; `/` → `.`.
@@ -122,10 +126,14 @@ mod tests {
         std::fs::write(base.join("outside"), "host").unwrap();
         symlink("/", root.join("up")).unwrap();
         symlink("../../..", root.join("etc/dots")).unwrap();
-        let fd = nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let fd =
+            nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
 
         // `up/outside` is `/outside` of the root, which does not exist, never the host file.
-        assert_eq!(open(fd.as_fd(), "/up/outside", OFlag::O_RDONLY).unwrap_err(), Errno::ENOENT);
+        assert_eq!(
+            open(fd.as_fd(), "/up/outside", OFlag::O_RDONLY).unwrap_err(),
+            Errno::ENOENT
+        );
         assert_eq!(
             open(fd.as_fd(), "/etc/dots/outside", OFlag::O_RDONLY).unwrap_err(),
             Errno::ENOENT

@@ -12,6 +12,9 @@ pub enum Forked {
     Child,
 }
 
+/// clone3(2) flag: start the child in the cgroup v2 directory `cgroup` (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 /// `struct clone_args` of clone3(2), version 2 (with `cgroup`).
 #[repr(C)]
 #[derive(Default)]
@@ -43,7 +46,7 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno>
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {
-        args.flags |= libc::CLONE_INTO_CGROUP as u64;
+        args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
     }
     // SAFETY: clone3 with no stack behaves like fork: the child runs on a copy of this stack.

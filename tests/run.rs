@@ -1,0 +1,506 @@
+//! `berth run` in the foreground, as a user sees it: output, exit codes, what the container sees
+//! inside (namespaces, env, user, caps, masks), isolation of writes, terminals, bad input.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// `berth run --rm busybox ARGS…` and its stdout (asserting success).
+fn run_ok(root: &TestRoot, args: &[&str]) -> String {
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    root.ok(&all)
+}
+
+#[test]
+fn echo_hello() {
+    let root = TestRoot::with_busybox();
+    assert_eq!(run_ok(&root, &["busybox", "echo", "hello"]), "hello\n");
+}
+
+#[test]
+fn exit_codes_are_the_containers() {
+    let root = TestRoot::with_busybox();
+    let out = root.run(["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = root.run(["run", "--rm", "busybox", "probe", "segv"]);
+    assert_eq!(out.status.code(), Some(139), "SIGSEGV is 128+11");
+}
+
+#[test]
+fn exec_failures_have_docker_codes_and_one_line() {
+    let root = TestRoot::with_busybox();
+    let out = root.run(["run", "--rm", "busybox", "nosuchcmd"]);
+    assert_fails(
+        &out,
+        127,
+        "exec: \"nosuchcmd\": executable file not found in $PATH",
+    );
+    let out = root.run(["run", "--rm", "busybox", "/nosuch/bin"]);
+    assert_fails(&out, 127, "no such file or directory");
+    let out = root.run(["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_fails(&out, 126, "permission denied");
+    let out = root.run(["run", "--rm", "nosuchimage"]);
+    assert_fails(&out, 125, "Unable to find image 'nosuchimage' locally");
+    assert!(
+        root.files_under("containers").is_empty(),
+        "a failed run left a container"
+    );
+}
+
+/// Forwarded signals reach the container's PID 1; its status is 128+N when it dies of them.
+#[test]
+fn foreground_signals_are_forwarded() {
+    let root = TestRoot::with_busybox();
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let mut child = root
+            .berth(["run", "--rm", "busybox", "probe", "signals"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !String::from_utf8_lossy(&seen).contains("ready") {
+            assert!(Instant::now() < deadline, "probe never became ready");
+            let mut buf = [0u8; 64];
+            let n = out.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "probe ended early: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+        // SAFETY-free: kill(2) through nix on the berth process we spawned.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::try_from(signal).unwrap(),
+        )
+        .unwrap();
+        out.read_to_end(&mut seen).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "output: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        assert!(String::from_utf8_lossy(&seen).contains(&format!("got {signal}")));
+    }
+}
+
+#[test]
+fn inside_the_container() {
+    let root = TestRoot::with_busybox();
+    assert_eq!(run_ok(&root, &["busybox", "probe", "pid"]), "1\n");
+    // Only the container's own processes are visible.
+    let pids = run_ok(
+        &root,
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "ls /proc | grep -E '^[0-9]+$' | wc -l",
+        ],
+    );
+    assert!(
+        pids.trim().parse::<u32>().unwrap() <= 2,
+        "host processes visible: {pids}"
+    );
+    // Own hostname: the short ID by default, --hostname when given.
+    let host = run_ok(&root, &["busybox", "hostname"]);
+    assert_eq!(host.trim().len(), 12);
+    assert!(host.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(
+        run_ok(&root, &["-h", "web-1", "busybox", "cat", "/etc/hostname"]),
+        "web-1\n"
+    );
+    // Only loopback, and it is up.
+    let links = run_ok(&root, &["busybox", "sh", "-c", "ls /sys/class/net"]);
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    assert!(
+        run_ok(&root, &["busybox", "ping", "-c1", "-W2", "127.0.0.1"])
+            .contains("1 packets received")
+    );
+    // Docker's 14 default capabilities: bounding = effective = permitted = inheritable.
+    let caps = run_ok(&root, &["busybox", "probe", "caps"]);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd"] {
+        assert!(
+            caps.contains(&format!("{set}:\t00000000a80425fb")),
+            "{set} wrong: {caps}"
+        );
+    }
+    assert!(caps.contains("CapAmb:\t0000000000000000"));
+    assert_eq!(
+        run_ok(&root, &["busybox", "probe", "status", "NoNewPrivs"]).trim(),
+        "NoNewPrivs:\t1"
+    );
+    assert_eq!(
+        run_ok(&root, &["busybox", "probe", "status", "Seccomp"]).trim(),
+        "Seccomp:\t2"
+    );
+    assert_eq!(
+        run_ok(&root, &["busybox", "probe", "try-unshare"]).trim(),
+        "EPERM"
+    );
+    // Only the standard streams are open in the container's process.
+    let fds = run_ok(&root, &["busybox", "probe", "fds"]);
+    let numbers: Vec<&str> = fds.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(numbers, ["0", "1", "2"], "stray fds: {fds}");
+}
+
+#[test]
+fn proc_and_sys_are_masked_and_read_only() {
+    let root = TestRoot::with_busybox();
+    for path in ["/proc/keys", "/proc/timer_list", "/proc/interrupts"] {
+        if std::path::Path::new(path).exists() {
+            assert_eq!(
+                run_ok(&root, &["busybox", "cat", path]),
+                "",
+                "{path} is not masked"
+            );
+        }
+    }
+    let out = root.run([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/kernel/ns_last_pid",
+    ]);
+    assert!(!out.status.success(), "/proc/sys is writable");
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let out = root.run(["run", "--rm", "busybox", "touch", "/sys/kernel/x"]);
+    assert!(!out.status.success(), "/sys is writable");
+    // A device node made with CAP_MKNOD cannot be opened (nodev root filesystem).
+    let made = run_ok(&root, &["busybox", "probe", "try-mknod", "/tmp/mem"]);
+    assert_ne!(
+        made.trim(),
+        "ok",
+        "a new device node could be opened: {made}"
+    );
+    // The standard devices work.
+    assert_eq!(
+        run_ok(
+            &root,
+            &["busybox", "sh", "-c", "head -c 4 /dev/zero | wc -c"]
+        )
+        .trim(),
+        "4"
+    );
+}
+
+#[test]
+fn env_workdir_user_and_entrypoint() {
+    let root = TestRoot::with_busybox();
+    root.load("layers-docker.tar");
+    // The image's ENTRYPOINT + CMD, its user, env and (created) workdir.
+    assert_eq!(run_ok(&root, &["layers"]), "entry default-cmd\n");
+    assert_eq!(run_ok(&root, &["layers", "x", "y"]), "entry x y\n");
+    let env = run_ok(
+        &root,
+        &[
+            "--entrypoint",
+            "env",
+            "-e",
+            "GREETING=bye",
+            "-e",
+            "EXTRA=1",
+            "layers",
+        ],
+    );
+    assert!(env.contains("FIXTURE=layers\n"), "{env}");
+    assert!(
+        env.contains("GREETING=bye\n") && !env.contains("GREETING=hello"),
+        "{env}"
+    );
+    assert!(env.contains("EXTRA=1\n"), "{env}");
+    assert!(env.contains("HOME=/nonexistent\n"), "{env}");
+    let ids = run_ok(&root, &["--entrypoint", "probe", "layers", "ids"]);
+    assert!(ids.starts_with("uid=65534 gid=65534"), "{ids}");
+    assert_eq!(
+        run_ok(&root, &["--entrypoint", "pwd", "layers"]),
+        "/data/work\n"
+    );
+    // Flags override the image.
+    assert_eq!(
+        run_ok(
+            &root,
+            &[
+                "-w",
+                "/tmp",
+                "-u",
+                "0:100",
+                "--entrypoint",
+                "sh",
+                "layers",
+                "-c",
+                "pwd; id -u; id -g"
+            ]
+        ),
+        "/tmp\n0\n100\n"
+    );
+    let env_file = root.dir.join("env.list");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n").unwrap();
+    let env = run_ok(
+        &root,
+        &["--env-file", env_file.to_str().unwrap(), "busybox", "env"],
+    );
+    assert!(env.contains("FROM_FILE=yes\n"), "{env}");
+}
+
+#[test]
+fn multi_layer_image_shows_the_right_files() {
+    let root = TestRoot::with_busybox();
+    root.load("layers-docker.tar");
+    let script = "cd /data; ls -A; echo ---; ls -A olddir; echo ---; readlink link; \
+                  [ $(stat -c %i hl-a) = $(stat -c %i hl-b) ] && echo same-inode; \
+                  stat -c %A suid; [ -p fifo ] && echo fifo; ls replaced";
+    let out = run_ok(
+        &root,
+        &["--entrypoint", "sh", "-u", "0", "layers", "-c", script],
+    );
+    let parts: Vec<&str> = out.split("---\n").collect();
+    let top: Vec<&str> = parts[0].lines().collect();
+    assert!(!top.contains(&"gone.txt"), "whiteout ignored: {out}");
+    assert!(top.contains(&"keep.txt"), "{out}");
+    assert_eq!(
+        parts[1].trim(),
+        "new.txt",
+        "opaque dir shows old content: {out}"
+    );
+    let rest = parts[2];
+    assert!(
+        rest.starts_with("keep.txt\nsame-inode\n-rwsr-xr-x\nfifo\ninner.txt"),
+        "{out}"
+    );
+}
+
+#[test]
+fn writes_stay_in_their_container() {
+    let root = TestRoot::with_busybox();
+    let name = unique("writer");
+    root.ok([
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo mine > /tmp/secret; rm /bin/ls",
+    ]);
+    assert_eq!(
+        run_ok(
+            &root,
+            &["busybox", "sh", "-c", "cat /tmp/secret 2>&1; ls /bin/ls"]
+        ),
+        "cat: can't open '/tmp/secret': No such file or directory\n/bin/ls\n"
+    );
+    // The image's layer is untouched.
+    let layer_hits: Vec<String> = root
+        .files_under("layers")
+        .into_iter()
+        .filter(|f| f.ends_with("tmp/secret"))
+        .collect();
+    assert!(
+        layer_hits.is_empty(),
+        "the write reached a layer: {layer_hits:?}"
+    );
+    // Without --rm the container stays until `rm`; its name is taken meanwhile.
+    let out = root.run(["run", "--name", &name, "busybox", "true"]);
+    assert_fails(&out, 125, "is already in use");
+    assert_eq!(root.ok(["rm", &name]), format!("{name}\n"));
+    assert!(root.files_under("containers").is_empty());
+    root.ok(["run", "--rm", "--name", &name, "busybox", "true"]);
+}
+
+#[test]
+fn interactive_stdin_through_pipes() {
+    let root = TestRoot::with_busybox();
+    let mut child = root
+        .berth([
+            "run",
+            "--rm",
+            "-i",
+            "busybox",
+            "sh",
+            "-c",
+            "tr a-z A-Z; echo done",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped input\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "PIPED INPUT\ndone\n");
+    // Without -i the container's stdin is empty.
+    let out = root.run(["run", "--rm", "busybox", "cat"]);
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn stderr_stays_on_stderr() {
+    let root = TestRoot::with_busybox();
+    let out = root.run([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(stderr(&out), "err\n");
+}
+
+#[test]
+fn tty_without_a_terminal_is_refused() {
+    let root = TestRoot::with_busybox();
+    let out = root.run(["run", "--rm", "-t", "busybox", "true"]);
+    assert_fails(&out, 1, "the input device is not a TTY");
+}
+
+/// `-it` on a real pty: prompt, a command and its output, window size, exit code, and the
+/// terminal's mode restored afterwards.
+#[test]
+fn interactive_terminal() {
+    let root = TestRoot::with_busybox();
+    let ws = nix::pty::Winsize {
+        ws_row: 33,
+        ws_col: 101,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+    let before = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+    let slave = std::fs::File::from(pty.slave.try_clone().unwrap());
+    let mut child = root
+        .berth(["run", "-it", "--rm", "busybox", "sh"])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    let mut screen = String::new();
+    let wait_for = |master: &mut std::fs::File, needle: &str, screen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !screen.contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw {needle:?} in {screen:?}"
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(master),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap() > 0 {
+                let mut buf = [0u8; 4096];
+                let n = master.read(&mut buf).unwrap_or(0);
+                screen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    };
+    wait_for(&mut master, "# ", &mut screen);
+    master
+        .write_all(b"tty; stty size; echo $((6*7))\r")
+        .unwrap();
+    wait_for(&mut master, "42", &mut screen);
+    assert!(screen.contains("/dev/pts/0"), "{screen}");
+    assert!(
+        screen.contains("33 101"),
+        "window size not passed on: {screen}"
+    );
+    master.write_all(b"exit 5\r").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(5), "{screen}");
+    let after = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+    assert_eq!(
+        before.local_flags, after.local_flags,
+        "terminal mode not restored"
+    );
+    assert_eq!(
+        before.input_flags, after.input_flags,
+        "terminal mode not restored"
+    );
+    let _ = master.as_raw_fd();
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_leaves_nothing() {
+    let root = TestRoot::with_busybox();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "--rm", "Bad:Ref:"], "invalid reference format"),
+        (
+            vec!["run", "--rm", "-e", "=x", "busybox", "true"],
+            "invalid environment variable",
+        ),
+        (
+            vec![
+                "run",
+                "--rm",
+                "--env-file",
+                "/nonexistent/env.list",
+                "busybox",
+                "true",
+            ],
+            "/nonexistent/env.list",
+        ),
+        (
+            vec!["run", "--rm", "-u", "nosuchuser", "busybox", "true"],
+            "unable to find user nosuchuser",
+        ),
+        (
+            vec!["run", "--rm", "-u", "a:b:c", "busybox", "true"],
+            "invalid user",
+        ),
+        (
+            vec![
+                "run", "--rm", "-u", "nobody", "-w", "/root", "busybox", "true",
+            ],
+            "permission denied",
+        ),
+        (
+            vec!["run", "--rm", "-w", "relative", "busybox", "true"],
+            "needs to be an absolute path",
+        ),
+        (
+            vec!["run", "--rm", "--name", "bad name", "busybox", "true"],
+            "Invalid container name",
+        ),
+        (
+            vec!["run", "--rm", "--network", "nosuchnet", "busybox", "true"],
+            "network nosuchnet not found",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = root.run(&args);
+        assert_fails(&out, 125, needle);
+    }
+    assert!(
+        root.files_under("containers").is_empty(),
+        "bad input left a container record"
+    );
+    assert!(
+        root.files_under("names").is_empty(),
+        "bad input left a name"
+    );
+}
