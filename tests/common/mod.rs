@@ -74,7 +74,11 @@ impl TestRoot {
     }
 
     pub fn load(&self, fixture_name: &str) -> Output {
-        let out = self.berth(["load", "-i"]).arg(fixture(fixture_name)).output().unwrap();
+        let out = self
+            .berth(["load", "-i"])
+            .arg(fixture(fixture_name))
+            .output()
+            .unwrap();
         assert_ok(&out);
         out
     }
@@ -86,7 +90,10 @@ impl TestRoot {
         S: AsRef<OsStr>,
     {
         let mut cmd = Command::new(BERTH);
-        cmd.arg("--root").arg(&self.dir).args(args).stdin(Stdio::null());
+        cmd.arg("--root")
+            .arg(&self.dir)
+            .args(args)
+            .stdin(Stdio::null());
         cmd.env_remove("BERTH_ROOT");
         cmd
     }
@@ -121,7 +128,9 @@ impl TestRoot {
 }
 
 fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let ft = entry.file_type().unwrap();
@@ -143,7 +152,11 @@ impl Drop for TestRoot {
                 .filter(|n| !n.starts_with('.'))
                 .collect();
             if !ids.is_empty() {
-                let _ = self.berth(["rm", "-f"]).args(&ids).stderr(Stdio::null()).status();
+                let _ = self
+                    .berth(["rm", "-f"])
+                    .args(&ids)
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
         // A store must never hold a mount once its containers are gone; if one is left, detach it
@@ -195,5 +208,9 @@ pub fn assert_fails(out: &Output, code: i32, needle: &str) {
         stdout(out)
     );
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "error is not one line: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "error is not one line: {err}"
+    );
 }
