@@ -1,1 +1,2 @@
 //! Safe in-root path resolution and atomic file writes.
+pub mod atomic;

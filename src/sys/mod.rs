@@ -1,1 +1,2 @@
 //! The only home of `unsafe`: thin wrappers over syscalls that nix does not cover.
+pub mod xattr;
