@@ -3,11 +3,18 @@
 //! The runtime needs only [`store::Store::resolve_image`], which yields an [`Image`]: its ID, its
 //! config and the unpacked layer directories, lowest first, ready to be overlay lower dirs.
 
+pub mod archive;
+pub mod digest;
+pub mod layer;
+pub mod reference;
 pub mod store;
+pub mod units;
 
 use std::path::PathBuf;
 
 /// An image in the store, ready to run.
+// Built by `resolve_image`, whose caller (`run`) lands separately.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub struct Image {
     /// The config digest, `sha256:<64 hex>` (what Docker calls the image ID).
