@@ -1,1 +1,3 @@
 //! Containers: records, runtime spec, rootfs, processes.
+
+pub mod seccomp;
