@@ -1,3 +1,4 @@
 //! Containers: records, runtime spec, rootfs, processes.
 
+pub mod cgroup;
 pub mod seccomp;
