@@ -3,5 +3,7 @@
 
 pub mod net;
 pub mod process;
+#[cfg(test)]
+pub mod seccomp_probe;
 pub mod tty;
 pub mod xattr;
