@@ -2,7 +2,7 @@
 //! units and JSON keys, so scripts written against `docker` read our output.
 
 use crate::cli::images::{ImagesArgs, InspectArgs};
-use crate::error::{CodedError, NotFound};
+use crate::error::NotFound;
 use crate::image::reference::Reference;
 use crate::image::store::{ImageSummary, Store};
 use crate::image::units::{human_duration, human_size, parse_rfc3339, table};
@@ -166,7 +166,7 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<i32> {
     buf.push(b'\n');
     std::io::stdout().lock().write_all(&buf)?;
     if !missing.is_empty() {
-        return Err(CodedError::new(EXIT_INSPECT_MISSING, missing.join(", ")));
+        return Err(crate::error::coded(EXIT_INSPECT_MISSING, missing.join(", ")));
     }
     Ok(0)
 }
