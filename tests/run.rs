@@ -98,19 +98,16 @@ fn foreground_signals_are_forwarded() {
 fn inside_the_container() {
     let root = TestRoot::with_busybox();
     assert_eq!(run_ok(&root, &["busybox", "probe", "pid"]), "1\n");
-    // Only the container's own processes are visible.
+    // Only the container's own processes are visible: small pids of its own namespace, where
+    // the host's run into the thousands.
     let pids = run_ok(
         &root,
-        &[
-            "busybox",
-            "sh",
-            "-c",
-            "ls /proc | grep -E '^[0-9]+$' | wc -l",
-        ],
+        &["busybox", "sh", "-c", "ls /proc | grep -E '^[0-9]+$'"],
     );
+    let pids: Vec<u32> = pids.lines().map(|p| p.parse().unwrap()).collect();
     assert!(
-        pids.trim().parse::<u32>().unwrap() <= 2,
-        "host processes visible: {pids}"
+        pids.contains(&1) && pids.iter().all(|p| *p < 10),
+        "host processes visible: {pids:?}"
     );
     // Own hostname: the short ID by default, --hostname when given.
     let host = run_ok(&root, &["busybox", "hostname"]);
@@ -138,11 +135,11 @@ fn inside_the_container() {
     assert!(caps.contains("CapAmb:\t0000000000000000"));
     assert_eq!(
         run_ok(&root, &["busybox", "probe", "status", "NoNewPrivs"]).trim(),
-        "NoNewPrivs:\t1"
+        "1"
     );
     assert_eq!(
         run_ok(&root, &["busybox", "probe", "status", "Seccomp"]).trim(),
-        "Seccomp:\t2"
+        "2"
     );
     assert_eq!(
         run_ok(&root, &["busybox", "probe", "try-unshare"]).trim(),

@@ -166,7 +166,10 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<i32> {
     buf.push(b'\n');
     std::io::stdout().lock().write_all(&buf)?;
     if !missing.is_empty() {
-        return Err(crate::error::coded(EXIT_INSPECT_MISSING, missing.join(", ")));
+        return Err(crate::error::coded(
+            EXIT_INSPECT_MISSING,
+            missing.join(", "),
+        ));
     }
     Ok(0)
 }
