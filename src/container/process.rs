@@ -3,16 +3,17 @@
 //!
 //! ```text
 //!   parent (berth)                              child (becomes the container's PID 1)
-//!   clone3(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET) ──► blocks on the socket
-//!   puts the child in its cgroup
-//!   ── GO ──────────────────────────────────────► unshare(NEWCGROUP); rootfs; pivot_root;
-//!                                                 hostname; lo up; [tty: opens its pty]
+//!   clone3(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET) ──► rootfs; pivot_root; hostname; lo up;
+//!   puts the child in its cgroup (meanwhile)      [tty: opens its pty]
 //!   ◄─────────────────── PTY + master fd ───────  (only with a terminal)
-//!                                                 user, groups, caps, cwd, no_new_privs,
-//!                                                 seccomp, execve
+//!   ── GO ──────────────────────────────────────► unshare(NEWCGROUP); user, groups, caps,
+//!                                                 cwd, no_new_privs, seccomp, execve
 //!   ◄─────────────────── ERR code message ──────  on any failure, then _exit(code)
 //!   EOF (the child's end is close-on-exec) = the command is running
 //! ```
+//! Moving a process into a cgroup waits for an RCU grace period (several ms here), so the
+//! parent does it while the child builds its root filesystem; the child waits for GO only
+//! before it enters its cgroup namespace and runs anything of the container.
 //! The child never prints: every failure crosses back as a message and becomes the `run` error
 //! with Docker's exit codes (125 engine, 126 cannot run, 127 not found).
 
@@ -219,13 +220,6 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
     .context("reset signal mask")?;
     crate::sys::process::default_signal(libc::SIGPIPE);
 
-    let mut go = [0u8; 1];
-    match nix::sys::socket::recv(sock.as_raw_fd(), &mut go, MsgFlags::empty()) {
-        Ok(1) if go[0] == MSG_GO => {}
-        _ => exit_now(EXIT_ENGINE),
-    }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .context("unshare cgroup namespace")?;
     nix::unistd::setsid().context("setsid")?;
 
     rootfs::setup(&spec.rootfs, None).context("set up root filesystem")?;
@@ -270,6 +264,16 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
             dup_stdio(Some(&stdin), &stdout, &stderr)?;
         }
     }
+
+    // Wait until the parent has put us in our cgroup: from here on the container's own code
+    // and files are used.
+    let mut go = [0u8; 1];
+    match nix::sys::socket::recv(sock.as_raw_fd(), &mut go, MsgFlags::empty()) {
+        Ok(1) if go[0] == MSG_GO => {}
+        _ => exit_now(EXIT_ENGINE),
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .context("unshare cgroup namespace")?;
 
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
