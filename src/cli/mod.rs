@@ -2,6 +2,7 @@
 //! flags become typed requests that `cmd` carries out.
 
 pub mod images;
+pub mod lifecycle;
 pub mod load;
 pub mod rm;
 pub mod run;
@@ -59,6 +60,55 @@ pub enum Command {
     Image(ImageCommand),
     /// Remove one or more containers
     Rm(rm::RmArgs),
+    /// Create a new container
+    Create(Box<run::RunArgs>),
+    /// List containers
+    Ps(lifecycle::PsArgs),
+    /// Fetch the logs of a container
+    Logs(lifecycle::LogsArgs),
+    /// Start one or more stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::StopArgs),
+    /// Kill one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(lifecycle::ContainersArgs),
+    /// Rename a container
+    Rename(lifecycle::RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(lifecycle::ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(lifecycle::ContainersArgs),
+    /// Return low-level information on containers or images
+    Inspect(lifecycle::InspectArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// The per-container monitor (started by berth itself)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(lifecycle::MonitorArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers
+    #[command(alias = "list", alias = "ps")]
+    Ls(lifecycle::PsArgs),
+    /// Display detailed information on one or more containers
+    Inspect(lifecycle::InspectArgs),
+    /// Remove all stopped containers
+    Prune(lifecycle::PruneArgs),
+    /// Remove one or more containers
+    Rm(rm::RmArgs),
+    /// Start one or more stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers
+    Stop(lifecycle::StopArgs),
+    /// Fetch the logs of a container
+    Logs(lifecycle::LogsArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,7 @@
 //! `berth run`: flags, and their validation into a [`RunRequest`].
 
+use crate::container::log;
+use crate::container::state::RestartPolicy;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -13,6 +15,15 @@ pub struct RunArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)
+    #[arg(long, value_name = "POLICY", default_value = "no")]
+    pub restart: String,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opt: Vec<String>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
@@ -66,6 +77,10 @@ pub enum NetworkMode {
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub image: String,
+    pub detach: bool,
+    pub restart: RestartPolicy,
+    pub log_max_size: u64,
+    pub log_max_file: u32,
     pub args: Vec<String>,
     pub name: Option<String>,
     pub remove: bool,
@@ -121,12 +136,34 @@ impl RunArgs {
         if let Some(host) = &self.hostname {
             validate_hostname(host)?;
         }
+        let restart = parse_restart(&self.restart)?;
+        if self.rm && !restart.name.is_empty() && restart.name != "no" {
+            bail!("Conflicting options: --restart and --rm");
+        }
+        let (mut log_max_size, mut log_max_file) = (log::DEFAULT_MAX_SIZE, log::DEFAULT_MAX_FILE);
+        for opt in &self.log_opt {
+            match opt.split_once('=') {
+                Some(("max-size", v)) => log_max_size = parse_size(v)?,
+                Some(("max-file", v)) => {
+                    log_max_file = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .with_context(|| format!("invalid max-file {v:?}: a positive number"))?
+                }
+                _ => bail!("unknown log opt '{opt}' for the log driver"),
+            }
+        }
         let network = match self.network.as_str() {
             "none" => NetworkMode::None,
             other => bail!("network {other} not found"),
         };
         Ok(RunRequest {
             image: self.image,
+            detach: self.detach,
+            restart,
+            log_max_size,
+            log_max_file,
             args: self.args,
             name: self.name,
             remove: self.rm,
@@ -158,6 +195,50 @@ fn parse_env(item: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<Opt
         Some(v) => Some(format!("{key}={v}")),
         None => lookup(key).map(|v| format!("{key}={v}")),
     })
+}
+
+/// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+pub fn parse_restart(text: &str) -> Result<RestartPolicy> {
+    let (name, count) = match text.split_once(':') {
+        Some((n, c)) => (n, Some(c)),
+        None => (text, None),
+    };
+    let max_retries = match (name, count) {
+        ("no" | "always" | "unless-stopped", None) => 0,
+        ("on-failure", None) => 0,
+        ("on-failure", Some(c)) => c.parse::<u32>().ok().with_context(|| {
+            format!("invalid restart policy: maximum retry count {c:?} is not a number")
+        })?,
+        ("no" | "always" | "unless-stopped", Some(_)) => {
+            bail!("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+        }
+        _ => bail!("invalid restart policy {text:?}"),
+    };
+    Ok(RestartPolicy {
+        name: name.to_string(),
+        max_retries,
+    })
+}
+
+/// `10m`, `512k`, `1g`, `2048` (bytes).
+fn parse_size(text: &str) -> Result<u64> {
+    let lower = text.to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let mult: u64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1024,
+        "m" => 1024 * 1024,
+        "g" => 1024 * 1024 * 1024,
+        _ => bail!("invalid max-size {text:?}"),
+    };
+    let n: u64 = digits
+        .parse()
+        .ok()
+        .with_context(|| format!("invalid max-size {text:?}"))?;
+    Ok(n.saturating_mul(mult))
 }
 
 /// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -257,6 +338,38 @@ mod tests {
         assert!(request(&["-h", "bad_host", "img"]).is_err());
         assert!(request(&["-h", "web-1.local", "img"]).is_ok());
         assert!(request(&["--network", "nosuch", "img"]).is_err());
+        assert!(request(&["--rm", "--restart", "always", "img"]).is_err());
+        assert!(request(&["--restart", "sometimes", "img"]).is_err());
+        assert!(request(&["--restart", "always:3", "img"]).is_err());
+        assert!(request(&["--log-opt", "max-size=x", "img"]).is_err());
+    }
+
+    #[test]
+    fn restart_and_log_options() {
+        let req = request(&[
+            "-d",
+            "--restart",
+            "on-failure:3",
+            "--log-opt",
+            "max-size=1m",
+            "--log-opt",
+            "max-file=2",
+            "img",
+        ])
+        .unwrap();
+        assert!(req.detach);
+        assert_eq!(
+            req.restart,
+            RestartPolicy {
+                name: "on-failure".into(),
+                max_retries: 3
+            }
+        );
+        assert_eq!((req.log_max_size, req.log_max_file), (1024 * 1024, 2));
+        assert_eq!(
+            parse_restart("unless-stopped").unwrap().name,
+            "unless-stopped"
+        );
     }
 
     #[test]

@@ -176,7 +176,7 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<i32> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct InspectImage {
+pub(crate) struct InspectImage {
     id: String,
     repo_tags: Vec<String>,
     repo_digests: Vec<String>,
@@ -233,7 +233,7 @@ struct InspectRootFs {
     layers: Vec<String>,
 }
 
-fn inspect_json(summary: &ImageSummary, config: &ImageConfiguration) -> InspectImage {
+pub(crate) fn inspect_json(summary: &ImageSummary, config: &ImageConfiguration) -> InspectImage {
     let c = config.config().clone().unwrap_or_default();
     let set = |v: &Option<Vec<String>>| {
         v.as_ref().map(|v| {

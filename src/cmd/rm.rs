@@ -37,10 +37,15 @@ fn remove_one(root: &Path, query: &str, force: bool) -> Result<()> {
                 kill_and_wait(pid)?;
             }
         }
+        // Let the owner (monitor or foreground run) record the end and let go of the files.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while container.load_state().is_ok_and(|s| s.owner_alive()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     Cgroup::open(&container.id).remove()?;
     let name = record.map(|r| r.name).unwrap_or_default();
-    super::run::remove_container_files(root, &container, &name);
+    crate::container::remove_files(root, &container, &name);
     Ok(())
 }
 

@@ -1,24 +1,109 @@
-//! `berth run`: resolve the image, record the container, build its spec, start it in new
-//! namespaces and stay with it in the foreground until it exits.
+//! `berth run` and `berth create`: resolve the image, record the container, build its spec;
+//! `run` then starts it — in the foreground (this process stays with it until it exits) or,
+//! with `-d`, under a monitor of its own, printing the container's ID.
 
 use crate::cli::run::RunRequest;
-use crate::container::cgroup::Cgroup;
-use crate::container::process::{self, InitSpec};
-use crate::container::rootfs::RootfsPlan;
+use crate::container::lifecycle;
+use crate::container::log::LogWriter;
+use crate::container::monitor::{self, Start};
 use crate::container::spec::{self, SpecInput};
-use crate::container::state::{self, ContainerDir, State, Status};
+use crate::container::state::{self, ContainerDir, RunConfig, State, Status};
 use crate::container::supervise::{self, Session};
 use crate::error::NotFound;
 use crate::image::store::Store;
 use anyhow::{anyhow, Context, Result};
-use oci_spec::runtime::Spec;
-use std::ffi::CString;
 use std::path::Path;
 
 pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
-    if req.tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+    if req.tty && !req.detach && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         return Err(crate::error::coded(1, "the input device is not a TTY"));
     }
+    let mut created = create(root, &req)?;
+    if req.detach {
+        monitor::spawn(root, &created.container, Start::Now)?;
+        created.keep = true;
+        println!("{}", created.container.id);
+        return Ok(0);
+    }
+    created.keep = true;
+    let container = created.container.clone();
+    foreground(root, &container, req.interactive, req.remove)
+}
+
+/// `berth create`: the container, ready to start; prints its ID.
+pub fn create_only(root: &Path, req: RunRequest) -> Result<i32> {
+    let mut created = create(root, &req)?;
+    created.container.update(|s| s.owner = None)?;
+    created.keep = true;
+    println!("{}", created.container.id);
+    Ok(0)
+}
+
+/// Run a created container in the foreground: its output to ours (and its log), our input and
+/// signals to it, its exit status as ours.
+pub fn foreground(
+    root: &Path,
+    container: &ContainerDir,
+    interactive: bool,
+    remove: bool,
+) -> Result<i32> {
+    let signals = supervise::block_signals()?;
+    let record = container.load_state()?;
+    let mut log = LogWriter::open(
+        &container.log(),
+        record.config.log_max_size,
+        record.config.log_max_file,
+    )?;
+    let started = match lifecycle::start(container, interactive) {
+        Ok(s) => s,
+        Err(e) => {
+            if record.status == Status::Created {
+                crate::container::remove_files(root, container, &record.name);
+            } else {
+                let _ = container.update(|s| s.owner = None);
+            }
+            return Err(e);
+        }
+    };
+    let session = Session {
+        signals,
+        interactive,
+        attached: true,
+        log: Some(&mut log),
+    };
+    let result = supervise::supervise(started.launched, session);
+    let code = result.unwrap_or(137);
+    lifecycle::finish(container, &started.cgroup, code)?;
+    let record = container.load_state()?;
+    if lifecycle::wants_restart(&record, code) {
+        monitor::spawn(root, container, Start::AfterExit(code))?;
+    } else if remove {
+        crate::container::remove_files(root, container, &record.name);
+    } else {
+        container.update(|s| s.owner = None)?;
+    }
+    Ok(code)
+}
+
+/// A container record being created: removed on drop unless kept.
+pub struct Created {
+    root: std::path::PathBuf,
+    pub container: ContainerDir,
+    name: String,
+    pub keep: bool,
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        if !self.keep {
+            crate::container::remove_files(&self.root, &self.container, &self.name);
+        }
+    }
+}
+
+/// Resolve the image, reserve the name and write the container's record, spec and /etc files.
+/// The record is owned by this process until a monitor or the foreground run takes it.
+pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
     let store = Store::open(root)?;
     let image = match store.resolve_image(&req.image) {
         Ok(image) => image,
@@ -27,7 +112,6 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
         }
         Err(e) => return Err(e),
     };
-
     let id = state::new_id()?;
     let name = match &req.name {
         Some(n) => n.strip_prefix('/').unwrap_or(n).to_string(),
@@ -36,9 +120,9 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     state::reserve_name(root, &name, &id)?;
     let container = ContainerDir::new(root, &id);
     let created = Created {
-        root,
-        container: &container,
-        name: &name,
+        root: root.to_path_buf(),
+        container: container.clone(),
+        name: name.clone(),
         keep: false,
     };
 
@@ -49,18 +133,25 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
             image_id: &image.id,
             config: &image.config,
         },
-        &req,
+        req,
     )?;
     for dir in [container.upper(), container.work(), container.merged()] {
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    std::fs::write(container.config(), serde_json::to_vec_pretty(&spec)?)
+    std::fs::write(container.config(), serde_json::to_vec(&spec)?)
         .with_context(|| format!("write {}", container.config().display()))?;
-    let hostname = spec.hostname().clone().unwrap_or_default();
-    write_etc_files(&container, &hostname)?;
-    let mut record = State {
+    write_etc_files(&container, spec.hostname().as_deref().unwrap_or_default())?;
+    let image_cfg = image.config.config().clone().unwrap_or_default();
+    let stop_signal = image_cfg.stop_signal().clone();
+    let (entrypoint, cmd) = spec::entrypoint_and_cmd(
+        image_cfg.entrypoint().as_deref().unwrap_or_default(),
+        image_cfg.cmd().as_deref().unwrap_or_default(),
+        req.entrypoint.as_deref(),
+        &req.args,
+    );
+    let record = State {
         id: id.clone(),
-        name: name.clone(),
+        name,
         image: req.image.clone(),
         image_id: image.id.clone(),
         created: state::now_rfc3339(),
@@ -70,69 +161,25 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
         exit_code: None,
         started_at: None,
         finished_at: None,
-    };
-    container.save_state(&record)?;
-
-    let init = init_spec(&spec, &container, &image.layer_dirs, &req)?;
-    let cgroup = Cgroup::create(&id)?;
-    let signals = supervise::block_signals()?;
-    let launched = process::launch(&init, |pid| cgroup.add_pid(pid));
-    let launched = match launched {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = cgroup.remove();
-            drop(created);
-            return Err(e);
-        }
-    };
-    record.status = Status::Running;
-    record.pid = Some(launched.pid);
-    record.pid_start = state::process_start_time(launched.pid);
-    record.started_at = Some(state::now_rfc3339());
-    container.save_state(&record)?;
-
-    let result = supervise::supervise(
-        launched,
-        Session {
-            signals,
+        config: RunConfig {
+            tty: req.tty,
             interactive: req.interactive,
+            auto_remove: req.remove,
+            restart: req.restart.clone(),
+            layers: image.layer_dirs.clone(),
+            stop_signal,
+            log_max_size: req.log_max_size,
+            log_max_file: req.log_max_file,
+            entrypoint,
+            cmd,
         },
-    );
-    let _ = cgroup.remove();
-    let code = result?;
-    record.status = Status::Exited;
-    record.exit_code = Some(code);
-    record.finished_at = Some(state::now_rfc3339());
-    if req.remove {
-        drop(created);
-    } else {
-        container.save_state(&record)?;
-        let mut created = created;
-        created.keep = true;
-    }
-    Ok(code)
-}
-
-/// Removes a container record that was not (or should not stay) committed.
-struct Created<'a> {
-    root: &'a Path,
-    container: &'a ContainerDir,
-    name: &'a str,
-    keep: bool,
-}
-
-impl Drop for Created<'_> {
-    fn drop(&mut self) {
-        if !self.keep {
-            remove_container_files(self.root, self.container, self.name);
-        }
-    }
-}
-
-/// Remove a container's directory and release its name.
-pub fn remove_container_files(root: &Path, container: &ContainerDir, name: &str) {
-    let _ = std::fs::remove_dir_all(&container.dir);
-    state::release_name(root, name, &container.id);
+        owner: state::this_process(),
+        stopped_by_user: false,
+        restart_count: 0,
+        paused: false,
+    };
+    container.save_state(&record)?;
+    Ok(created)
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf as the engine provides them.
@@ -160,71 +207,6 @@ pub fn container_resolv_conf(host: &str) -> String {
         })
         .map(|l| format!("{l}\n"))
         .collect()
-}
-
-fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
-    items
-        .iter()
-        .map(|s| CString::new(s.as_str()).with_context(|| format!("{what} contains a NUL byte")))
-        .collect()
-}
-
-/// Everything the container's first process needs, from its spec.
-fn init_spec(
-    spec: &Spec,
-    container: &ContainerDir,
-    layers: &[std::path::PathBuf],
-    req: &RunRequest,
-) -> Result<InitSpec> {
-    let process = spec.process().as_ref().context("spec has no process")?;
-    let linux = spec.linux().as_ref().context("spec has no linux section")?;
-    let caps: Vec<caps::Capability> = process
-        .capabilities()
-        .as_ref()
-        .and_then(|c| c.bounding().clone())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            format!("CAP_{c}")
-                .parse::<caps::Capability>()
-                .map_err(|e| anyhow!("capability {c}: {e}"))
-        })
-        .collect::<Result<_>>()?;
-    let seccomp = crate::container::seccomp::default_filter(&caps)?;
-    let user = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(spec::ANN_USER).cloned())
-        .unwrap_or_else(|| "0".to_string());
-    Ok(InitSpec {
-        rootfs: RootfsPlan {
-            layers: layers.to_vec(),
-            upper: container.upper(),
-            work: container.work(),
-            merged: container.merged(),
-            mounts: spec.mounts().clone().unwrap_or_default(),
-            files: vec![
-                (container.file("hostname"), "/etc/hostname".to_string()),
-                (container.file("hosts"), "/etc/hosts".to_string()),
-                (
-                    container.file("resolv.conf"),
-                    "/etc/resolv.conf".to_string(),
-                ),
-            ],
-            masked: linux.masked_paths().clone().unwrap_or_default(),
-            readonly: linux.readonly_paths().clone().unwrap_or_default(),
-        },
-        hostname: spec.hostname().clone().unwrap_or_default(),
-        argv: cstrings(process.args().as_deref().unwrap_or_default(), "command")?,
-        env: cstrings(process.env().as_deref().unwrap_or_default(), "environment")?,
-        cwd: process.cwd().to_string_lossy().into_owned(),
-        user,
-        caps,
-        no_new_privs: process.no_new_privileges().unwrap_or(true),
-        seccomp,
-        tty: req.tty,
-        interactive: req.interactive,
-    })
 }
 
 #[cfg(test)]

@@ -76,14 +76,13 @@ pub struct SpecInput<'a> {
     pub config: &'a ImageConfiguration,
 }
 
-/// The argv the container runs: Docker's rules. Arguments after the image replace CMD and are
-/// appended to ENTRYPOINT; `--entrypoint` replaces ENTRYPOINT and drops the image's CMD.
-pub fn command_line(
+/// ENTRYPOINT and CMD after the flags, each `None` when empty (as Docker's inspect shows).
+pub fn entrypoint_and_cmd(
     image_entrypoint: &[String],
     image_cmd: &[String],
     entrypoint_flag: Option<&str>,
     args: &[String],
-) -> Result<Vec<String>> {
+) -> (Option<Vec<String>>, Option<Vec<String>>) {
     let entrypoint: Vec<String> = match entrypoint_flag {
         Some("") => Vec::new(),
         Some(e) => vec![e.to_string()],
@@ -96,7 +95,24 @@ pub fn command_line(
     } else {
         image_cmd.to_vec()
     };
-    let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    let some = |v: Vec<String>| (!v.is_empty()).then_some(v);
+    (some(entrypoint), some(cmd))
+}
+
+/// The argv the container runs: Docker's rules. Arguments after the image replace CMD and are
+/// appended to ENTRYPOINT; `--entrypoint` replaces ENTRYPOINT and drops the image's CMD.
+pub fn command_line(
+    image_entrypoint: &[String],
+    image_cmd: &[String],
+    entrypoint_flag: Option<&str>,
+    args: &[String],
+) -> Result<Vec<String>> {
+    let (entrypoint, cmd) = entrypoint_and_cmd(image_entrypoint, image_cmd, entrypoint_flag, args);
+    let argv: Vec<String> = entrypoint
+        .into_iter()
+        .flatten()
+        .chain(cmd.into_iter().flatten())
+        .collect();
     if argv.is_empty() {
         bail!("no command specified");
     }

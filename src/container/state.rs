@@ -18,6 +18,36 @@ pub enum Status {
     Exited,
 }
 
+/// A restart policy (`--restart no|on-failure[:N]|always|unless-stopped`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// `no`, `on-failure`, `always` or `unless-stopped` (Docker's names; empty means `no`).
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "MaximumRetryCount")]
+    pub max_retries: u32,
+}
+
+/// How the container was asked to run; fixed when it is created.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    pub restart: RestartPolicy,
+    /// Unpacked image layers, lowest first.
+    pub layers: Vec<PathBuf>,
+    /// The signal `stop` sends first (image STOPSIGNAL, else SIGTERM).
+    pub stop_signal: Option<String>,
+    pub log_max_size: u64,
+    pub log_max_file: u32,
+    /// The ENTRYPOINT and CMD in effect (Docker's inspect shows them apart).
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+}
+
 /// What changes over a container's life.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -33,17 +63,45 @@ pub struct State {
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    #[serde(default)]
+    pub config: RunConfig,
+    /// The process that owns the container while it runs or is being created (the foreground
+    /// `run`, or the container's monitor), with its start time.
+    #[serde(default)]
+    pub owner: Option<(i32, u64)>,
+    /// Set by `stop`/`kill`: the restart policy must not undo it.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    #[serde(default)]
+    pub restart_count: u32,
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl State {
     /// Whether the recorded process still runs (and is the same process, not a reused pid).
     pub fn is_running(&self) -> bool {
-        self.status == Status::Running
-            && match (self.pid, self.pid_start) {
-                (Some(pid), Some(start)) => process_start_time(pid) == Some(start),
-                _ => false,
-            }
+        self.status == Status::Running && alive(self.pid, self.pid_start)
     }
+
+    /// Whether the owner (monitor or foreground CLI) is still there.
+    pub fn owner_alive(&self) -> bool {
+        self.owner
+            .is_some_and(|(pid, start)| alive(Some(pid), Some(start)))
+    }
+}
+
+fn alive(pid: Option<i32>, start: Option<u64>) -> bool {
+    match (pid, start) {
+        (Some(pid), Some(start)) => process_start_time(pid) == Some(start),
+        _ => false,
+    }
+}
+
+/// This process as an owner: its pid and start time.
+pub fn this_process() -> Option<(i32, u64)> {
+    let pid = std::process::id() as i32;
+    process_start_time(pid).map(|s| (pid, s))
 }
 
 /// Start time of a process in clock ticks since boot (proc(5), /proc/PID/stat field 22).
@@ -98,11 +156,40 @@ impl ContainerDir {
     pub fn save_state(&self, state: &State) -> Result<()> {
         write_atomic(&self.state_file(), &serde_json::to_vec(state)?)
     }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+
+    /// Read, change and write the state under the container's lock (several processes — the
+    /// monitor, `stop`, `rename` — update one record).
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T> {
+        let _lock = self.lock()?;
+        let mut state = self.load_state()?;
+        let out = change(&mut state);
+        self.save_state(&state)?;
+        Ok(out)
+    }
+
+    /// An exclusive lock on the container's record, held until dropped.
+    pub fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("lock"))
+            .with_context(|| format!("open lock of container {}", self.id))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .with_context(|| format!("lock container {}", self.id))
+    }
 }
 
 /// Write a file by temp + rename in the same directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, data).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("rename {}", path.display()))
 }

@@ -2,6 +2,7 @@
 //! to it, forward signals (and window-size changes to its terminal), and collect its exit
 //! status (128+N when a signal ended it). One poll loop, no threads.
 
+use super::log::{self, LogWriter};
 use super::process::{Launched, Stdio};
 use crate::sys::process::pidfd_send_signal;
 use crate::sys::tty;
@@ -64,29 +65,34 @@ impl Drop for RawMode {
     }
 }
 
-/// One direction of copying: from `src` to `dst` until EOF.
+/// One direction of copying: from `src` to our `dst` (when attached) and the log, until EOF.
 struct Stream {
     src: OwnedFd,
     dst: RawFd,
+    kind: log::Stream,
     open: bool,
 }
 
 /// How the container's streams are wired to ours.
-pub struct Session {
+pub struct Session<'a> {
+    /// Signals to forward (read from a signalfd); empty for a monitor.
     pub signals: SigSet,
     /// Forward our stdin (`-i`).
     pub interactive: bool,
+    /// Copy the container's output to our stdout/stderr (a foreground run).
+    pub attached: bool,
+    /// Keep the container's output in its log.
+    pub log: Option<&'a mut LogWriter>,
 }
 
 /// Run the session until the container's process exits; returns its exit code.
-pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
+pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
     let sigfd = SignalFd::with_flags(
         &session.signals,
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )
     .context("create signalfd")?;
-    let stdin = std::io::stdin();
-    let stdin_fd = stdin.as_fd();
+    let stdin_fd = crate::sys::process::borrow_std(libc::STDIN_FILENO);
     let mut outputs: Vec<Stream> = Vec::new();
     // Where our stdin goes: the pty master or the stdin pipe.
     let mut input_dst: Option<OwnedFd> = None;
@@ -94,7 +100,7 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
     let mut _raw = None;
     match launched.stdio {
         Stdio::Tty(m) => {
-            let host_tty = nix::unistd::isatty(stdin_fd).unwrap_or(false);
+            let host_tty = session.attached && nix::unistd::isatty(stdin_fd).unwrap_or(false);
             if host_tty {
                 if let Ok(ws) = tty::get_winsize(stdin_fd.as_raw_fd()) {
                     let _ = tty::set_winsize(m.as_raw_fd(), &ws);
@@ -104,12 +110,13 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
                 }
             }
             master = Some(m.as_raw_fd());
-            if session.interactive {
+            if session.interactive && session.attached {
                 input_dst = Some(m.try_clone().context("dup pty master")?);
             }
             outputs.push(Stream {
                 src: m,
                 dst: libc::STDOUT_FILENO,
+                kind: log::Stream::Stdout,
                 open: true,
             });
         }
@@ -122,16 +129,19 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
             outputs.push(Stream {
                 src: stdout,
                 dst: libc::STDOUT_FILENO,
+                kind: log::Stream::Stdout,
                 open: true,
             });
             outputs.push(Stream {
                 src: stderr,
                 dst: libc::STDERR_FILENO,
+                kind: log::Stream::Stderr,
                 open: true,
             });
         }
     }
-    let mut stdin_open = input_dst.is_some();
+    // Detached, the container's stdin stays open (held here) but nothing is written to it.
+    let mut stdin_open = input_dst.is_some() && session.attached;
     let mut buf = vec![0u8; 64 * 1024];
     let mut status: Option<i32> = None;
     let mut drain_deadline: Option<Instant> = None;
@@ -186,7 +196,14 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
                     let s = &mut outputs[i];
                     match nix::unistd::read(&s.src, &mut buf) {
                         Ok(0) | Err(Errno::EIO) => s.open = false,
-                        Ok(n) => write_all(s.dst, &buf[..n]),
+                        Ok(n) => {
+                            if session.attached {
+                                write_all(s.dst, &buf[..n]);
+                            }
+                            if let Some(log) = session.log.as_deref_mut() {
+                                log.write(s.kind, &buf[..n]);
+                            }
+                        }
                         Err(Errno::EAGAIN | Errno::EINTR) => {}
                         Err(_) => s.open = false,
                     }
@@ -226,6 +243,9 @@ pub fn supervise(launched: Launched, session: Session) -> Result<i32> {
                 }
             }
         }
+    }
+    if let Some(log) = session.log.as_deref_mut() {
+        log.flush();
     }
     status.context("container process status unknown")
 }

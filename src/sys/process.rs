@@ -137,3 +137,12 @@ pub fn borrow_std(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
     // SAFETY: callers pass the standard streams or an fd they own for longer than the borrow.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
+
+/// Duplicate `fd` onto the descriptor number `target` (dup2(2)); the copy is not close-on-exec.
+pub fn dup_onto(fd: std::os::fd::BorrowedFd<'_>, target: RawFd) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup2 only changes the descriptor table; `target` is a number the caller reserves
+    // for this copy (a forked child about to exec).
+    let ret = unsafe { libc::dup2(fd.as_raw_fd(), target) };
+    Errno::result(ret).map(drop)
+}

@@ -1,0 +1,189 @@
+//! `berth inspect` and `berth container inspect`: Docker's JSON for containers (the fields
+//! users script against), images through the image store; `-f` renders a Go-style template.
+
+use crate::cli::lifecycle::InspectArgs;
+use crate::container::lifecycle::settle;
+use crate::container::spec::ANN_NETWORK;
+use crate::container::state::{self, ContainerDir};
+use crate::error::NotFound;
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+
+pub fn inspect(root: &Path, args: &InspectArgs, only: Option<&str>) -> Result<i32> {
+    let kind = only.or(args.kind.as_deref());
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for name in &args.objects {
+        let value = match kind {
+            Some("image") => image_json(root, name)?,
+            Some("container") => container_json(root, name)?,
+            _ => match container_json(root, name)? {
+                Some(v) => Some(v),
+                None => image_json(root, name)?,
+            },
+        };
+        match value {
+            Some(v) => found.push(v),
+            None => missing.push(name.clone()),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if let Some(format) = &args.format {
+        for v in &found {
+            writeln!(out, "{}", super::template::render(format, v)?)?;
+        }
+    } else {
+        let mut buf = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+        found.serialize(&mut ser)?;
+        buf.push(b'\n');
+        out.write_all(&buf)?;
+    }
+    if let Some(first) = missing.first() {
+        let what = match kind {
+            Some("container") => format!("No such container: {first}"),
+            Some("image") => format!("No such image: {first}"),
+            _ => format!("No such object: {first}"),
+        };
+        return Err(crate::error::coded(1, what));
+    }
+    Ok(0)
+}
+
+fn image_json(root: &Path, name: &str) -> Result<Option<Value>> {
+    let store = crate::image::store::Store::open(root)?;
+    match store.inspect_image(name) {
+        Ok((summary, config)) => Ok(Some(serde_json::to_value(super::images::inspect_json(
+            &summary, &config,
+        ))?)),
+        Err(e) if e.downcast_ref::<NotFound>().is_some() => Ok(None),
+        Err(_) => Ok(None),
+    }
+}
+
+fn container_json(root: &Path, name: &str) -> Result<Option<Value>> {
+    let container = match state::resolve(root, name) {
+        Ok(c) => c,
+        Err(e) if e.downcast_ref::<NotFound>().is_some() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(describe(&container)?))
+}
+
+/// Docker's inspect document of one container.
+pub fn describe(c: &ContainerDir) -> Result<Value> {
+    let s = settle(c)?;
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&std::fs::read(c.config())?)?;
+    let process = spec.process().clone().unwrap_or_default();
+    let args = process.args().clone().unwrap_or_default();
+    let ann = spec.annotations().clone().unwrap_or_default();
+    let running = s.is_running();
+    let word = super::ps::state_word(&s);
+    let zero_time = "0001-01-01T00:00:00Z".to_string();
+    let lowers: Vec<String> = s
+        .config
+        .layers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
+    let image_cfg = image_config(c, &s.image_id);
+    let exposed = image_cfg
+        .as_ref()
+        .and_then(|v| v.get("ExposedPorts").cloned())
+        .unwrap_or(Value::Null);
+    let labels = image_cfg
+        .as_ref()
+        .and_then(|v| v.get("Labels").cloned())
+        .unwrap_or(json!({}));
+    let network = ann
+        .get(ANN_NETWORK)
+        .cloned()
+        .unwrap_or_else(|| "none".into());
+    Ok(json!({
+        "Id": s.id,
+        "Created": s.created,
+        "Path": args.first().cloned().unwrap_or_default(),
+        "Args": args.iter().skip(1).collect::<Vec<_>>(),
+        "State": {
+            "Status": word,
+            "Running": running,
+            "Paused": running && s.paused,
+            "Restarting": false,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": if running { s.pid.unwrap_or(0) } else { 0 },
+            "ExitCode": s.exit_code.unwrap_or(0),
+            "Error": "",
+            "StartedAt": s.started_at.clone().unwrap_or_else(|| zero_time.clone()),
+            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| zero_time.clone()),
+        },
+        "Image": s.image_id,
+        "ResolvConfPath": c.file("resolv.conf"),
+        "HostnamePath": c.file("hostname"),
+        "HostsPath": c.file("hosts"),
+        "LogPath": c.log(),
+        "Name": format!("/{}", s.name),
+        "RestartCount": s.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "NetworkMode": network,
+            "PortBindings": {},
+            "RestartPolicy": s.config.restart,
+            "AutoRemove": s.config.auto_remove,
+            "LogConfig": {
+                "Type": "berth",
+                "Config": {"max-size": s.config.log_max_size.to_string(), "max-file": s.config.log_max_file.to_string()},
+            },
+        },
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "LowerDir": lowers.join(":"),
+                "UpperDir": c.upper(),
+                "WorkDir": c.work(),
+                "MergedDir": c.merged(),
+            },
+        },
+        "Mounts": [],
+        "Config": {
+            "Hostname": spec.hostname().clone().unwrap_or_default(),
+            "Domainname": "",
+            "User": ann.get(crate::container::spec::ANN_USER).cloned().unwrap_or_default(),
+            "AttachStdin": s.config.interactive,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "ExposedPorts": exposed,
+            "Tty": s.config.tty,
+            "OpenStdin": s.config.interactive,
+            "StdinOnce": false,
+            "Env": process.env().clone().unwrap_or_default(),
+            "Cmd": s.config.cmd,
+            "Image": s.image,
+            "WorkingDir": process.cwd(),
+            "Entrypoint": s.config.entrypoint,
+            "Labels": labels,
+            "StopSignal": s.config.stop_signal,
+        },
+        "NetworkSettings": {
+            "Networks": { network.clone(): {"IPAddress": "", "Gateway": "", "MacAddress": ""} },
+            "Ports": {},
+            "IPAddress": "",
+            "Gateway": "",
+        },
+    }))
+}
+
+/// The image's config section as image inspect shows it (for ExposedPorts, Labels).
+fn image_config(c: &ContainerDir, image_id: &str) -> Option<Value> {
+    let root = c.dir.parent()?.parent()?;
+    image_json(root, image_id)
+        .ok()
+        .flatten()
+        .and_then(|v| v.get("Config").cloned())
+}

@@ -1,0 +1,219 @@
+//! Starting and finishing a container from its record, shared by the foreground `run`, the
+//! container's monitor (`run -d`, `start`, restarts) and `start -a`; and settling records whose
+//! owner died without writing the end (a monitor killed with SIGKILL).
+
+use super::cgroup::Cgroup;
+use super::process::{self, InitSpec, Launched};
+use super::rootfs::RootfsPlan;
+use super::spec;
+use super::state::{self, ContainerDir, State, Status};
+use anyhow::{anyhow, Context, Result};
+use oci_spec::runtime::Spec;
+use std::ffi::CString;
+
+/// A container whose first process runs, with its cgroup.
+pub struct Started {
+    pub launched: Launched,
+    pub cgroup: Cgroup,
+}
+
+/// Start the container's process from its record and mark it running, owned by this process.
+pub fn start(container: &ContainerDir, interactive: bool) -> Result<Started> {
+    let record = container.load_state()?;
+    let spec: Spec = serde_json::from_slice(
+        &std::fs::read(container.config())
+            .with_context(|| format!("read {}", container.config().display()))?,
+    )
+    .with_context(|| format!("parse {}", container.config().display()))?;
+    let init = init_spec(&spec, container, &record, interactive)?;
+    let cgroup = Cgroup::create(&container.id)?;
+    let launched = match process::launch(&init, |pid| cgroup.add_pid(pid)) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = cgroup.remove();
+            return Err(e);
+        }
+    };
+    let pid = launched.pid;
+    container.update(|s| {
+        s.status = Status::Running;
+        s.pid = Some(pid);
+        s.pid_start = state::process_start_time(pid);
+        s.started_at = Some(state::now_rfc3339());
+        s.exit_code = None;
+        s.finished_at = None;
+        s.owner = state::this_process();
+        s.paused = false;
+    })?;
+    Ok(Started { launched, cgroup })
+}
+
+/// Record the end of the container's process and release its cgroup.
+pub fn finish(container: &ContainerDir, cgroup: &Cgroup, code: i32) -> Result<()> {
+    let _ = cgroup.remove();
+    container.update(|s| {
+        s.status = Status::Exited;
+        s.exit_code = Some(code);
+        s.finished_at = Some(state::now_rfc3339());
+        s.paused = false;
+    })
+}
+
+/// Bring a record up to date when the process that owned it is gone: a container marked
+/// running whose process and owner have both died (its monitor was killed; the container died
+/// with it, by SIGKILL) is exited with 137, and its cgroup is released. Returns the state.
+pub fn settle(container: &ContainerDir) -> Result<State> {
+    let record = container.load_state()?;
+    if record.status != Status::Running || record.is_running() || record.owner_alive() {
+        return Ok(record);
+    }
+    let _ = Cgroup::open(&container.id).remove();
+    container.update(|s| {
+        if s.status == Status::Running && !s.is_running() && !s.owner_alive() {
+            s.status = Status::Exited;
+            s.exit_code.get_or_insert(137);
+            s.finished_at.get_or_insert_with(state::now_rfc3339);
+            s.paused = false;
+        }
+        s.clone()
+    })
+}
+
+fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| CString::new(s.as_str()).with_context(|| format!("{what} contains a NUL byte")))
+        .collect()
+}
+
+/// Everything the container's first process needs, from its spec and record.
+pub fn init_spec(
+    spec: &Spec,
+    container: &ContainerDir,
+    record: &State,
+    interactive: bool,
+) -> Result<InitSpec> {
+    let process = spec.process().as_ref().context("spec has no process")?;
+    let linux = spec.linux().as_ref().context("spec has no linux section")?;
+    let caps: Vec<caps::Capability> = process
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            format!("CAP_{c}")
+                .parse::<caps::Capability>()
+                .map_err(|e| anyhow!("capability {c}: {e}"))
+        })
+        .collect::<Result<_>>()?;
+    let seccomp = super::seccomp::default_filter(&caps)?;
+    let user = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(spec::ANN_USER).cloned())
+        .unwrap_or_else(|| "0".to_string());
+    Ok(InitSpec {
+        rootfs: RootfsPlan {
+            layers: record.config.layers.clone(),
+            upper: container.upper(),
+            work: container.work(),
+            merged: container.merged(),
+            mounts: spec.mounts().clone().unwrap_or_default(),
+            files: vec![
+                (container.file("hostname"), "/etc/hostname".to_string()),
+                (container.file("hosts"), "/etc/hosts".to_string()),
+                (
+                    container.file("resolv.conf"),
+                    "/etc/resolv.conf".to_string(),
+                ),
+            ],
+            masked: linux.masked_paths().clone().unwrap_or_default(),
+            readonly: linux.readonly_paths().clone().unwrap_or_default(),
+        },
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        argv: cstrings(process.args().as_deref().unwrap_or_default(), "command")?,
+        env: cstrings(process.env().as_deref().unwrap_or_default(), "environment")?,
+        cwd: process.cwd().to_string_lossy().into_owned(),
+        user,
+        caps,
+        no_new_privs: process.no_new_privileges().unwrap_or(true),
+        seccomp,
+        tty: process.terminal().unwrap_or(false),
+        interactive,
+    })
+}
+
+/// Whether the restart policy asks for another run after an exit with `code`.
+pub fn wants_restart(record: &State, code: i32) -> bool {
+    if record.stopped_by_user {
+        return false;
+    }
+    let policy = &record.config.restart;
+    match policy.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            code != 0 && (policy.max_retries == 0 || record.restart_count < policy.max_retries)
+        }
+        _ => false,
+    }
+}
+
+/// Docker's back-off between restarts: 100 ms doubling, at most a minute.
+pub fn restart_delay(attempt: u32) -> std::time::Duration {
+    let ms = 100u64.saturating_mul(1u64 << attempt.min(10));
+    std::time::Duration::from_millis(ms.min(60_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::state::{RestartPolicy, RunConfig};
+
+    fn record(name: &str, max: u32, count: u32, stopped: bool) -> State {
+        State {
+            id: String::new(),
+            name: String::new(),
+            image: String::new(),
+            image_id: String::new(),
+            created: String::new(),
+            status: Status::Exited,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            config: RunConfig {
+                restart: RestartPolicy {
+                    name: name.into(),
+                    max_retries: max,
+                },
+                ..Default::default()
+            },
+            owner: None,
+            stopped_by_user: stopped,
+            restart_count: count,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert!(!wants_restart(&record("no", 0, 0, false), 1));
+        assert!(!wants_restart(&record("", 0, 0, false), 1));
+        assert!(wants_restart(&record("always", 0, 5, false), 0));
+        assert!(!wants_restart(&record("always", 0, 5, true), 0));
+        assert!(wants_restart(&record("unless-stopped", 0, 0, false), 0));
+        assert!(wants_restart(&record("on-failure", 3, 2, false), 1));
+        assert!(!wants_restart(&record("on-failure", 3, 3, false), 1));
+        assert!(!wants_restart(&record("on-failure", 3, 0, false), 0));
+        assert!(wants_restart(&record("on-failure", 0, 99, false), 2));
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_minute() {
+        assert_eq!(restart_delay(0).as_millis(), 100);
+        assert_eq!(restart_delay(3).as_millis(), 800);
+        assert_eq!(restart_delay(30).as_millis(), 60_000);
+    }
+}

@@ -1,0 +1,219 @@
+//! The per-container monitor: the only berth process that stays while a detached container
+//! runs. It is the parent of the container's first process; it keeps the container's output in
+//! its log, records the exit status and time, releases the cgroup, applies the restart policy
+//! with Docker's back-off (never undoing a `stop`), removes `--rm` containers, and exits.
+//!
+//! It is this same binary, started fresh (`berth __monitor ID`) in a session of its own, so it
+//! holds only what it uses. The CLI that starts it waits on a socket (fd 3 of the monitor) for
+//! one message: `O` once the container's command runs, or `E` + exit code + error text.
+
+use super::lifecycle;
+use super::log::LogWriter;
+use super::state::{ContainerDir, Status};
+use super::supervise::{self, Session};
+use crate::sys::process::{clone_fork, exit_now, Forked};
+use anyhow::{anyhow, Context, Result};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const REPORT_FD: i32 = 3;
+
+/// When the monitor starts the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Start it now and report how that went.
+    Now,
+    /// It just exited (a foreground run with a restart policy): apply the policy.
+    AfterExit(i32),
+}
+
+/// Start a monitor for `container` and wait until it reports (for `Start::Now`: until the
+/// container's command runs, or fails with its exit code).
+pub fn spawn(root: &Path, container: &ContainerDir, start: Start) -> Result<()> {
+    let (cli_end, monitor_end) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("create monitor socket")?;
+    let exe = CString::new("/proc/self/exe")?;
+    let mut args = vec![
+        CString::new("berth-monitor")?,
+        CString::new("--root")?,
+        CString::new(root.as_os_str().as_bytes())?,
+        CString::new("__monitor")?,
+    ];
+    if let Start::AfterExit(code) = start {
+        args.push(CString::new(format!("--after-exit={code}"))?);
+    }
+    args.push(CString::new(container.id.as_str())?);
+    let devnull = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open /dev/null")?;
+
+    match clone_fork(0, None).context("start monitor")? {
+        Forked::Child => {
+            let _ = nix::unistd::setsid();
+            let ok = crate::sys::process::dup_onto(monitor_end.as_fd(), REPORT_FD).is_ok()
+                && nix::unistd::dup2_stdin(&devnull).is_ok()
+                && nix::unistd::dup2_stdout(&devnull).is_ok()
+                && nix::unistd::dup2_stderr(&devnull).is_ok();
+            if ok {
+                let _ = nix::unistd::execv(&exe, &args);
+            }
+            exit_now(crate::error::EXIT_ENGINE);
+        }
+        Forked::Parent { .. } => {}
+    }
+    drop(monitor_end);
+    let mut buf = [0u8; 4096];
+    let n = recv(cli_end.as_raw_fd(), &mut buf, MsgFlags::empty()).context("wait for monitor")?;
+    match &buf[..n] {
+        [b'O', ..] => Ok(()),
+        [b'E', code, text @ ..] => Err(crate::error::coded(
+            i32::from(*code),
+            String::from_utf8_lossy(text).into_owned(),
+        )),
+        _ => Err(anyhow!(
+            "the container's monitor exited before it started the container"
+        )),
+    }
+}
+
+fn report(fd: &Option<OwnedFd>, msg: &[u8]) {
+    if let Some(fd) = fd {
+        let _ = send(fd.as_raw_fd(), msg, MsgFlags::empty());
+    }
+}
+
+/// The monitor's life; returns its exit code.
+pub fn main(root: &Path, id: &str, after_exit: Option<i32>) -> i32 {
+    let _ = nix::sys::prctl::set_name(c"berth-monitor");
+    // fd 3 is the report socket when the CLI waits for us.
+    let report_fd = nix::fcntl::fcntl(
+        crate::sys::process::borrow_std(REPORT_FD),
+        nix::fcntl::FcntlArg::F_GETFD,
+    )
+    .ok()
+    .map(|_| crate::sys::process::own_fd(REPORT_FD));
+    let mut report_fd = report_fd;
+    let container = ContainerDir::new(root, id);
+    match run(&container, after_exit, &mut report_fd) {
+        Ok(()) => 0,
+        Err(e) => {
+            let code = crate::error::exit_code(&e);
+            let mut msg = vec![b'E', code as u8];
+            msg.extend_from_slice(crate::error::one_line(&e).as_bytes());
+            report(&report_fd, &msg);
+            code
+        }
+    }
+}
+
+fn run(
+    container: &ContainerDir,
+    after_exit: Option<i32>,
+    report_fd: &mut Option<OwnedFd>,
+) -> Result<()> {
+    let record = container.load_state()?;
+    let mut log = LogWriter::open(
+        &container.log(),
+        record.config.log_max_size,
+        record.config.log_max_file,
+    )?;
+    let mut attempt: u32 = 0;
+    let mut last = after_exit;
+    if after_exit.is_some() {
+        report(report_fd, b"O");
+        *report_fd = None;
+    }
+    loop {
+        if let Some(code) = last {
+            let Ok(record) = container.load_state() else {
+                return Ok(()); // removed meanwhile
+            };
+            if !lifecycle::wants_restart(&record, code) {
+                break;
+            }
+            if !wait_before_restart(container, lifecycle::restart_delay(attempt)) {
+                break;
+            }
+            attempt += 1;
+            container.update(|s| s.restart_count += 1)?;
+        }
+        let started = match lifecycle::start(container, container.load_state()?.config.interactive)
+        {
+            Ok(s) => s,
+            Err(e) if report_fd.is_some() => {
+                let _ = container.update(|s| s.owner = None);
+                if container
+                    .load_state()
+                    .map(|s| s.config.auto_remove)
+                    .unwrap_or(false)
+                {
+                    remove(container);
+                }
+                return Err(e);
+            }
+            Err(_) => break,
+        };
+        report(report_fd, b"O");
+        *report_fd = None;
+        let began = Instant::now();
+        let session = Session {
+            signals: nix::sys::signal::SigSet::empty(),
+            interactive: false,
+            attached: false,
+            log: Some(&mut log),
+        };
+        let code = supervise::supervise(started.launched, session).unwrap_or(137);
+        lifecycle::finish(container, &started.cgroup, code)?;
+        if began.elapsed() >= Duration::from_secs(10) {
+            attempt = 0;
+        }
+        last = Some(code);
+    }
+    let record = container.update(|s| {
+        s.owner = None;
+        s.clone()
+    });
+    if record.is_ok_and(|r| r.config.auto_remove && r.status != Status::Running) {
+        remove(container);
+    }
+    Ok(())
+}
+
+/// Sleep before a restart; false when the container was stopped or removed meanwhile.
+fn wait_before_restart(container: &ContainerDir, delay: Duration) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        match container.load_state() {
+            Ok(s) if !s.stopped_by_user => {}
+            _ => return false,
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(100)));
+    }
+}
+
+fn remove(container: &ContainerDir) {
+    let name = container.load_state().map(|s| s.name).unwrap_or_default();
+    let root = container
+        .dir
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    super::remove_files(&root, container, &name);
+}

@@ -1,0 +1,419 @@
+//! Detached containers and their lifecycle, as a user drives them: run -d, logs, ps, stop,
+//! start, kill, restart policies, rm, inspect — and what is left when things are killed.
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Poll `check` (bounded) until it holds.
+fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn inspect(root: &TestRoot, name: &str, format: &str) -> String {
+    root.ok(["inspect", "-f", format, name]).trim().to_string()
+}
+
+#[test]
+fn run_detached_then_logs() {
+    let root = TestRoot::with_busybox();
+    let name = unique("logger");
+    let id = root.ok([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two; echo oops >&2; echo three",
+    ]);
+    assert_eq!(id.trim().len(), 64, "run -d prints the full ID: {id}");
+    eventually("exit", Duration::from_secs(10), || {
+        inspect(&root, &name, "{{.State.Status}}") == "exited"
+    });
+    let out = root.run(["logs", &name]);
+    assert_eq!(stdout(&out), "one\ntwo\nthree\n");
+    assert_eq!(stderr(&out), "oops\n");
+    let out = root.run(["logs", "--tail", "2", &name]);
+    assert_eq!(
+        stdout(&out),
+        "three\n",
+        "the last two lines are 'oops' (stderr) and 'three'"
+    );
+    assert_eq!(stderr(&out), "oops\n");
+    let out = root.run(["logs", "-t", &name]);
+    let first = stdout(&out).lines().next().unwrap().to_string();
+    let (time, text) = first.split_once(' ').unwrap();
+    assert_eq!(text, "one");
+    assert!(
+        time.len() == 30 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+        "{time}"
+    );
+}
+
+#[test]
+fn logs_follow_ends_when_the_container_exits() {
+    let root = TestRoot::with_busybox();
+    let name = unique("follow");
+    root.ok([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.3; done",
+    ]);
+    let start = Instant::now();
+    let out = root.berth(["logs", "-f", &name]).output().unwrap();
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "line1\nline2\nline3\n");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn ps_shapes_and_exited_containers_stay() {
+    let root = TestRoot::with_busybox();
+    let up = unique("up");
+    let done = unique("done");
+    root.ok(["run", "-d", "--name", &up, "busybox", "sleep", "30"]);
+    let first = root.run([
+        "run",
+        "--name",
+        &done,
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /kept; exit 4",
+    ]);
+    assert_eq!(first.status.code(), Some(4));
+    let ps = root.ok(["ps"]);
+    let header = ps.lines().next().unwrap();
+    for col in [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(ps.contains(&up) && !ps.contains(&done), "{ps}");
+    let row = ps.lines().find(|l| l.contains(&up)).unwrap();
+    assert!(row.contains("Up ") && row.contains("\"sleep 30\""), "{row}");
+    let all = root.ok(["ps", "-a"]);
+    let row = all.lines().find(|l| l.contains(&done)).unwrap();
+    assert!(row.contains("Exited (4) "), "{row}");
+    let quiet = root.ok(["ps", "-aq"]);
+    assert_eq!(quiet.lines().count(), 2);
+    assert!(quiet.lines().all(|l| l.len() == 12));
+    let formatted = root.ok([
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}|{{.State}}",
+        "--filter",
+        &format!("name={done}"),
+    ]);
+    assert_eq!(formatted, format!("{done}|exited\n"));
+    let table = root.ok(["ps", "--format", "table {{.Names}}\t{{.Status}}"]);
+    assert!(table.starts_with("NAMES"), "{table}");
+    // The exited container keeps its exit code, files and logs until rm.
+    assert_eq!(inspect(&root, &done, "{{.State.ExitCode}}"), "4");
+    let out = root.run(["start", "-a", &done]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "start -a reruns the command and exits with its code"
+    );
+    root.ok(["rm", &done]);
+    assert!(!root.ok(["ps", "-a"]).contains(&done));
+}
+
+#[test]
+fn stop_kill_and_signals() {
+    let root = TestRoot::with_busybox();
+    // A process that ignores SIGTERM (PID 1 without a handler): stop waits -t, then kills.
+    let stubborn = unique("stubborn");
+    root.ok(["run", "-d", "--name", &stubborn, "busybox", "sleep", "60"]);
+    let t = Instant::now();
+    root.ok(["stop", "-t", "1", &stubborn]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(8),
+        "stop took {took:?}"
+    );
+    assert!(root
+        .ok(["ps", "-a"])
+        .lines()
+        .any(|l| l.contains(&stubborn) && l.contains("Exited (137)")));
+    // A process that handles SIGTERM stops at once.
+    let polite = unique("polite");
+    root.ok([
+        "run", "-d", "--name", &polite, "busybox", "probe", "signals",
+    ]);
+    eventually("ready", Duration::from_secs(10), || {
+        stdout(&root.run(["logs", &polite])).contains("ready")
+    });
+    let t = Instant::now();
+    root.ok(["stop", &polite]);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "stop of a polite process took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(inspect(&root, &polite, "{{.State.ExitCode}}"), "143");
+    // kill -s USR1 reaches the process.
+    let usr = unique("usr");
+    root.ok(["run", "-d", "--name", &usr, "busybox", "probe", "signals"]);
+    eventually("ready", Duration::from_secs(10), || {
+        stdout(&root.run(["logs", &usr])).contains("ready")
+    });
+    root.ok(["kill", "-s", "USR1", &usr]);
+    eventually("exit", Duration::from_secs(10), || {
+        inspect(&root, &usr, "{{.State.Status}}") == "exited"
+    });
+    assert!(stdout(&root.run(["logs", &usr])).contains("got 10"));
+    assert_eq!(root.ok(["wait", &usr]).trim(), "138");
+    let out = root.run(["kill", &usr]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+}
+
+#[test]
+fn start_again_sees_the_first_runs_files() {
+    let root = TestRoot::with_busybox();
+    let name = unique("again");
+    root.ok([
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$ >> /runs; cat /runs | wc -l",
+    ]);
+    root.ok(["start", &name]);
+    assert_eq!(root.ok(["wait", &name]).trim(), "0");
+    let logs = root.ok(["logs", &name]);
+    assert_eq!(
+        logs, "1\n2\n",
+        "the second run did not see the first run's file"
+    );
+}
+
+#[test]
+fn concurrent_runs_with_one_name() {
+    let root = TestRoot::with_busybox();
+    let name = unique("same");
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            root.berth(["run", "-d", "--name", &name, "busybox", "sleep", "20"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "exactly one run may get the name");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(o.status.code(), Some(125));
+        assert!(stderr(o).contains("is already in use"), "{}", stderr(o));
+    }
+    assert_eq!(root.ok(["ps", "-aq"]).lines().count(), 1);
+    root.ok(["rm", "-f", &name]);
+}
+
+#[test]
+fn fifty_in_parallel() {
+    let root = TestRoot::with_busybox();
+    let names: Vec<String> = (0..50).map(|i| unique(&format!("par{i}"))).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| {
+            root.berth(["run", "-d", "--name", n, "busybox", "sleep", "60"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let running = root.ok(["ps", "-q"]);
+    assert_eq!(running.lines().count(), 50);
+    let mut args = vec!["rm".to_string(), "-f".to_string()];
+    args.extend(names.iter().cloned());
+    root.ok(&args);
+    assert_eq!(root.ok(["ps", "-aq"]), "");
+    assert_no_container_processes(&root);
+}
+
+/// No process of the store's containers or monitors is left.
+fn assert_no_container_processes(root: &TestRoot) {
+    let dir = root.dir.to_string_lossy().into_owned();
+    eventually("monitors gone", Duration::from_secs(10), || {
+        std::fs::read_dir("/proc").unwrap().flatten().all(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| !String::from_utf8_lossy(&c).contains(&dir))
+                .unwrap_or(true)
+        })
+    });
+}
+
+#[test]
+fn a_killed_monitor_leaves_an_exited_container() {
+    let root = TestRoot::with_busybox();
+    let name = unique("orphan");
+    root.ok(["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    let id = inspect(&root, &name, "{{.Id}}");
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.dir.join("containers").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let monitor = state["owner"][0].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    eventually("exited", Duration::from_secs(10), || {
+        root.ok(["ps", "-a"])
+            .lines()
+            .any(|l| l.contains(&name) && l.contains("Exited"))
+    });
+    root.ok(["rm", &name]);
+    assert_eq!(root.ok(["ps", "-aq"]), "");
+    assert_no_container_processes(&root);
+}
+
+#[test]
+fn restart_policies() {
+    let root = TestRoot::with_busybox();
+    let name = unique("flaky");
+    root.ok([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    eventually("retries used up", Duration::from_secs(20), || {
+        inspect(&root, &name, "{{.RestartCount}} {{.State.Status}}") == "3 exited"
+            && root.ok(["inspect", "-f", "{{.State.Pid}}", &name]).trim() == "0"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        root.ok(["logs", &name]),
+        "run\nrun\nrun\nrun\n",
+        "one run and exactly three restarts"
+    );
+    let always = unique("always");
+    root.ok([
+        "run",
+        "-d",
+        "--name",
+        &always,
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; sleep 0.2",
+    ]);
+    eventually("restarted", Duration::from_secs(20), || {
+        root.ok(["logs", &always]).lines().count() >= 3
+    });
+    root.ok(["stop", "-t", "1", &always]);
+    let count = root.ok(["logs", &always]).lines().count();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        root.ok(["logs", &always]).lines().count(),
+        count,
+        "stop was undone by the restart policy"
+    );
+    let out = root.run(["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert_fails(&out, 125, "Conflicting options: --restart and --rm");
+}
+
+#[test]
+fn rm_force_of_running_containers_leaves_nothing() {
+    let root = TestRoot::with_busybox();
+    let a = unique("busy");
+    root.ok(["run", "-d", "--name", &a, "busybox", "sleep", "60"]);
+    let id = inspect(&root, &a, "{{.Id}}");
+    let out = root.run(["rm", &a]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("You cannot remove a running container"));
+    root.ok(["rm", "-f", &a]);
+    assert!(!root.dir.join("containers").join(&id).exists());
+    for hierarchy in ["pids", "memory", "unified", ""] {
+        let p = std::path::Path::new("/sys/fs/cgroup")
+            .join(hierarchy)
+            .join("berth")
+            .join(&id);
+        assert!(!p.exists(), "cgroup left: {}", p.display());
+    }
+    assert_no_container_processes(&root);
+}
+
+#[test]
+fn rename_pause_and_inspect() {
+    let root = TestRoot::with_busybox();
+    let a = unique("before");
+    let b = unique("after");
+    root.ok([
+        "run", "-d", "--name", &a, "-e", "X=1", "busybox", "sleep", "60",
+    ]);
+    root.ok(["rename", &a, &b]);
+    assert_eq!(inspect(&root, &b, "{{.Name}}"), format!("/{b}"));
+    assert!(root.run(["inspect", &a]).status.code() == Some(1));
+    root.ok(["pause", &b]);
+    assert_eq!(
+        inspect(&root, &b, "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    assert!(root.ok(["ps"]).contains("(Paused)"));
+    root.ok(["unpause", &b]);
+    assert_eq!(inspect(&root, &b, "{{.State.Status}}"), "running");
+    let doc: serde_json::Value = serde_json::from_str(&root.ok(["inspect", &b])).unwrap();
+    let c = &doc[0];
+    assert!(c["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "X=1"));
+    assert_eq!(c["Config"]["Cmd"], serde_json::json!(["sleep", "60"]));
+    assert_eq!(c["State"]["Running"], true);
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "no");
+    assert_eq!(
+        inspect(&root, "busybox", "{{.Id}}").len(),
+        71,
+        "inspect resolves images too"
+    );
+    root.ok(["rm", "-f", &b]);
+    let out = root.ok(["container", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space"), "{out}");
+}
