@@ -242,16 +242,18 @@ impl Unpacker {
                 let raw_target = entry
                     .link_name_bytes()
                     .context("hard link without target")?;
-                let target = clean_name(&raw_target)?;
+                let shown = String::from_utf8_lossy(&raw_target).into_owned();
+                let target =
+                    clean_name(&raw_target).with_context(|| format!("hard link to {shown:?}"))?;
                 let Some((target_name, target_parents)) = target.split_last() else {
                     bail!("hard link to the layer root");
                 };
                 let target_dir = self
                     .open_dir(target_parents, false)
-                    .context("hard link target is not in this layer")?;
+                    .with_context(|| format!("hard link to {shown:?}: not in this layer"))?;
                 let target_name = OsStr::from_bytes(target_name);
                 if stat_at(&target_dir, target_name)?.is_none() {
-                    bail!("hard link target is not in this layer");
+                    bail!("hard link to {shown:?}: not in this layer");
                 }
                 self.clear(&dir, name)?;
                 linkat(&target_dir, target_name, &dir, name, AtFlags::empty())
@@ -380,7 +382,7 @@ pub fn clean_name(raw: &[u8]) -> Result<Vec<&[u8]>> {
             b"" | b"." => {}
             b".." => {
                 if comps.pop().is_none() {
-                    bail!("{:?} escapes the layer", String::from_utf8_lossy(raw));
+                    bail!("escapes the layer");
                 }
             }
             c if c.contains(&0) => bail!("name contains a NUL byte"),
