@@ -471,6 +471,110 @@ fn skopeo_and_docker_25_archive_shapes_load() {
     assert_eq!(layer_dirs(&root).len(), 1);
 }
 
+/// An OCI layout whose index.json points at a nested index with one manifest per platform:
+/// the host's is loaded, the others are never read (their blobs are absent).
+#[test]
+fn oci_nested_index_picks_the_host_platform_and_bare_ref_names_load_untagged() {
+    let root = TestRoot::new();
+    let oci = read_members(&fixture("busybox-oci.tar"));
+    let index: Value =
+        serde_json::from_slice(&oci.iter().find(|(n, _, _)| n == "index.json").unwrap().1).unwrap();
+    let manifest_desc = index["manifests"][0].clone();
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    let other = if arch == "amd64" { "arm64" } else { "amd64" };
+    let absent = format!("sha256:{}", "0".repeat(64));
+    let mut host = manifest_desc.clone();
+    host.as_object_mut().unwrap().remove("annotations");
+    host["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+    let nested = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": absent,
+             "size": 100, "platform": {"architecture": other, "os": "linux"}},
+            host,
+        ],
+    })
+    .to_string();
+    let nested_hex = sha256_hex(nested.as_bytes());
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{nested_hex}"),
+            "size": nested.len(),
+            "annotations": {"io.containerd.image.name": "localhost:5000/multi:1"},
+        }],
+    })
+    .to_string();
+    let nested_name = format!("blobs/sha256/{nested_hex}");
+    let mut members: Vec<Member<'_>> = oci
+        .iter()
+        .filter(|(n, _, _)| !n.ends_with('/') && n != "index.json")
+        .map(|(n, d, _)| Member::File(n.as_str(), d.as_slice()))
+        .collect();
+    members.push(Member::File(&nested_name, nested.as_bytes()));
+    members.push(Member::File("index.json", top.as_bytes()));
+    let path = root.dir.join("nested.tar");
+    std::fs::write(&path, tar_bytes(&members)).unwrap();
+    let out = load_file(&root, &path);
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "Loaded image: localhost:5000/multi:1\n");
+    let image = inspect(&root, "localhost:5000/multi:1");
+    assert_eq!(image["Id"], fixture_id("busybox"));
+    assert_eq!(
+        image["RepoDigests"],
+        serde_json::json!([format!(
+            "localhost:5000/multi@{}",
+            manifest_desc["digest"].as_str().unwrap()
+        )])
+    );
+
+    // Only `org.opencontainers.image.ref.name: latest` (what skopeo writes): no repository.
+    let mut bare = manifest_desc.clone();
+    bare["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "latest"});
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [bare]}).to_string();
+    let mut members: Vec<Member<'_>> = oci
+        .iter()
+        .filter(|(n, _, _)| !n.ends_with('/') && n != "index.json")
+        .map(|(n, d, _)| Member::File(n.as_str(), d.as_slice()))
+        .collect();
+    members.push(Member::File("index.json", top.as_bytes()));
+    let root = TestRoot::new();
+    let path = root.dir.join("bare.tar");
+    std::fs::write(&path, tar_bytes(&members)).unwrap();
+    let out = load_file(&root, &path);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        format!("Loaded image ID: {}\n", fixture_id("busybox"))
+    );
+}
+
+#[test]
+fn a_dead_load_s_staging_directory_is_swept_and_a_live_one_kept() {
+    let root = TestRoot::new();
+    root.load("busybox-docker.tar");
+    let tmp = root.dir.join("tmp");
+    // A load that died: its staging dir's lock is free.
+    std::fs::create_dir_all(tmp.join("load-dead/layer-0/diff")).unwrap();
+    std::fs::write(tmp.join("load-dead/lock"), b"").unwrap();
+    // A load still running: its lock is held (here by this process).
+    std::fs::create_dir_all(tmp.join("load-live")).unwrap();
+    let held = std::fs::File::create(tmp.join("load-live/lock")).unwrap();
+    let held = nix::fcntl::Flock::lock(held, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    root.load("busybox-oci.tar");
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["load-live"]);
+    drop(held);
+}
+
 #[test]
 fn concurrent_loads_do_not_corrupt_the_store() {
     let root = TestRoot::new();
