@@ -258,10 +258,12 @@ fn load_busybox_oci_archive() {
     // The OCI layout names the manifest: it becomes a repo digest.
     let digests = image["RepoDigests"].as_array().unwrap();
     assert_eq!(digests.len(), 1);
-    assert!(
-        digests[0].as_str().unwrap().starts_with("busybox@sha256:"),
-        "{digests:?}"
-    );
+    let pinned = digests[0].as_str().unwrap();
+    assert!(pinned.starts_with("busybox@sha256:"), "{digests:?}");
+    // name@digest resolves too, and a tag next to the digest is ignored, as in Docker.
+    assert_eq!(inspect(&root, pinned)["Id"], fixture_id("busybox"));
+    let tagged = pinned.replace('@', ":nosuchtag@");
+    assert_eq!(inspect(&root, &tagged)["Id"], fixture_id("busybox"));
     assert_eq!(root.files_under("tmp"), Vec::<String>::new());
 }
 
