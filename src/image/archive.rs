@@ -218,7 +218,7 @@ impl<'f> Archive<'f> {
         let hex = parse_sha256(&desc.digest)?;
         let bytes = self.read_json_bytes(&format!("blobs/sha256/{hex}"))?;
         if sha256_hex(&bytes) != hex || desc.size.is_some_and(|s| s != bytes.len() as u64) {
-            bail!("blob {} does not match its descriptor", desc.digest);
+            bail!("blob {} does not match its digest", desc.digest);
         }
         Ok(bytes)
     }

@@ -242,16 +242,18 @@ impl Unpacker {
                 let raw_target = entry
                     .link_name_bytes()
                     .context("hard link without target")?;
-                let target = clean_name(&raw_target)?;
+                let shown = String::from_utf8_lossy(&raw_target).into_owned();
+                let target =
+                    clean_name(&raw_target).with_context(|| format!("hard link to {shown:?}"))?;
                 let Some((target_name, target_parents)) = target.split_last() else {
                     bail!("hard link to the layer root");
                 };
                 let target_dir = self
                     .open_dir(target_parents, false)
-                    .context("hard link target is not in this layer")?;
+                    .with_context(|| format!("hard link to {shown:?}: not in this layer"))?;
                 let target_name = OsStr::from_bytes(target_name);
                 if stat_at(&target_dir, target_name)?.is_none() {
-                    bail!("hard link target is not in this layer");
+                    bail!("hard link to {shown:?}: not in this layer");
                 }
                 self.clear(&dir, name)?;
                 linkat(&target_dir, target_name, &dir, name, AtFlags::empty())
@@ -261,8 +263,13 @@ impl Unpacker {
                 let (sflag, dev) = match kind {
                     T::Fifo => (SFlag::S_IFIFO, 0),
                     _ => {
-                        let major = entry.header().device_major()?.unwrap_or(0);
-                        let minor = entry.header().device_minor()?.unwrap_or(0);
+                        // ustar/GNU devmajor and devminor: bytes 329..337 and 337..345.
+                        let header = entry.header();
+                        let raw = header.as_bytes();
+                        let major = header.device_major().map(|d| u64::from(d.unwrap_or(0)));
+                        let minor = header.device_minor().map(|d| u64::from(d.unwrap_or(0)));
+                        let major = u32::try_from(numeric(major, &raw[329..337])?)?;
+                        let minor = u32::try_from(numeric(minor, &raw[337..345])?)?;
                         let sflag = if kind == T::Char {
                             SFlag::S_IFCHR
                         } else {
@@ -380,7 +387,7 @@ pub fn clean_name(raw: &[u8]) -> Result<Vec<&[u8]>> {
             b"" | b"." => {}
             b".." => {
                 if comps.pop().is_none() {
-                    bail!("{:?} escapes the layer", String::from_utf8_lossy(raw));
+                    bail!("escapes the layer");
                 }
             }
             c if c.contains(&0) => bail!("name contains a NUL byte"),
@@ -805,6 +812,29 @@ mod tests {
                 "{marker} extracted"
             );
         }
+    }
+
+    #[test]
+    fn blank_numeric_fields_read_as_zero() {
+        let s = Scratch::new("blank");
+        let mut h = tar::Header::new_ustar();
+        h.set_path("dev/null").unwrap();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_mode(0o666);
+        h.set_size(0);
+        h.set_mtime(0);
+        h.as_mut_bytes()[329..345].fill(0);
+        h.as_old_mut().uid.fill(0);
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &b""[..]).unwrap();
+        s.unpack(&b.into_inner().unwrap()).unwrap();
+        let meta = std::fs::symlink_metadata(s.layer().join("dev/null")).unwrap();
+        assert!(meta.file_type().is_char_device());
+        assert_eq!(
+            (meta.rdev(), meta.uid(), meta.mode() & 0o777),
+            (0, 0, 0o666)
+        );
     }
 
     #[test]

@@ -214,7 +214,12 @@ impl Store {
             };
         }
         let parsed = Reference::parse(reference)?.with_default_tag();
-        if let Some(id) = index.refs.get(&parsed.to_string()) {
+        // With both, the digest decides and the tag is dropped (distribution's ParseDockerRef).
+        let key = match parsed.digest() {
+            Some(digest) => parsed.with_digest(digest).to_string(),
+            None => parsed.to_string(),
+        };
+        if let Some(id) = index.refs.get(&key) {
             return Ok(parse_sha256(id)?.to_string());
         }
         let is_prefix = !bare.is_empty()
