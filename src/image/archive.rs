@@ -509,7 +509,7 @@ fn resolve_manifest(
             let candidates: Vec<&Descriptor> = index
                 .manifests
                 .iter()
-                .filter(|d| d.platform.as_ref().map_or(true, host_platform))
+                .filter(|d| d.platform.as_ref().is_none_or(host_platform))
                 .collect();
             for child in candidates {
                 if let Some(found) = resolve_manifest(archive, child, depth + 1)? {
