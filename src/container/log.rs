@@ -265,6 +265,6 @@ mod tests {
         let (recs, used) =
             parse_records(b"2024-01-01T00:00:00.000000000Z O hi\n2024-01-01T00:00:00.0");
         assert_eq!(recs.len(), 1);
-        assert_eq!(used, 37);
+        assert_eq!(used, 36);
     }
 }
