@@ -18,6 +18,15 @@
 //! not attach one here. There the protection is the rootfs: mounted nodev, with only the
 //! standard device nodes bind-mounted into a fresh /dev by the runtime.
 //!
+//! Where a cgroup2 hierarchy exists (v2-only hosts, and unified/ on hybrid ones) a container
+//! without resource limits gets only its cgroup2 directory, and starts inside it through
+//! clone3(CLONE_INTO_CGROUP): no process is ever moved. Moving one (a write to cgroup.procs)
+//! takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period
+//! — 5 to 15 ms here, more than the whole rest of `run`. v1 hierarchies are joined (by
+//! `add_pid`) only where no cgroup2 exists, or when [`Cgroup::create_with_v1`] asks for them
+//! (v1 controllers are what enforce limits on a hybrid host). Freezing (`pause`) and killing
+//! every process (`cgroup.kill`) work on the cgroup2 directory alone.
+//!
 //! Cost: `create` is one mkdir per hierarchy (the shared `berth/` parent is made only when
 //! missing), plus the device rules on v1; `add_pid` one write per hierarchy; `remove` one rmdir per
 //! hierarchy when the container has already exited. Mount detection reads /proc/self/mountinfo
@@ -104,14 +113,39 @@ struct V1Hierarchy {
 
 #[allow(dead_code)] // called by the runtime's run/stop/pause/rm once they land
 impl Cgroup {
-    /// Create `berth/<id>` in every hierarchy we use; on error, remove what this call created.
+    /// Create the container's cgroup: its cgroup2 directory where a cgroup2 hierarchy exists
+    /// (the process starts in it by CLONE_INTO_CGROUP), else `berth/<id>` in every v1
+    /// hierarchy we use. On error, remove what this call created.
     pub fn create(id: &str) -> Result<Cgroup> {
+        let layout = layout();
+        if layout.unified.is_some() {
+            Self::create_in(&layout.unified_only(), id)
+        } else {
+            Self::create_in(layout, id)
+        }
+    }
+
+    /// Create `berth/<id>` in every hierarchy, v1 ones included (for v1 resource limits).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn create_with_v1(id: &str) -> Result<Cgroup> {
         Self::create_in(layout(), id)
     }
 
-    /// Re-open an existing container's cgroup (for stop, pause, rm) without creating anything.
+    /// Re-open an existing container's cgroup (for stop, pause, rm) without creating anything:
+    /// the directories of it that exist.
     pub fn open(id: &str) -> Cgroup {
-        Self::for_id(layout(), id)
+        let mut cgroup = Self::for_id(layout(), id);
+        cgroup.dirs.retain(|d| d.exists());
+        cgroup.freezer_v1 = cgroup.freezer_v1.filter(|d| d.exists());
+        cgroup.devices_v1 = cgroup.devices_v1.filter(|d| d.exists());
+        cgroup.unified = cgroup.unified.filter(|d| d.exists());
+        cgroup
+    }
+
+    /// Whether the process must be moved in with `add_pid` (it was not started inside by
+    /// CLONE_INTO_CGROUP: there are v1 directories to join).
+    pub fn needs_add_pid(&self) -> bool {
+        self.dirs.iter().any(|d| Some(d) != self.unified.as_ref())
     }
 
     /// Move a process in: its pid goes to `cgroup.procs` in every hierarchy.
@@ -191,10 +225,10 @@ impl Cgroup {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// The directory to hand to clone3's CLONE_INTO_CGROUP, on v2-only hosts. On hybrid hosts
-    /// the process must also join the v1 hierarchies, so `add_pid` is the way in.
+    /// The directory to hand to clone3's CLONE_INTO_CGROUP: the cgroup2 directory, when there
+    /// is one. (Any v1 directories are then joined with `add_pid`.)
     pub fn v2_dir(&self) -> Option<&Path> {
-        self.unified.as_deref().filter(|_| self.v2_only)
+        self.unified.as_deref()
     }
 
     fn for_id(layout: &Layout, id: &str) -> Cgroup {
@@ -321,6 +355,17 @@ impl Cgroup {
 
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id != "." && id != ".." && !id.contains('/') && !id.contains('\0')
+}
+
+impl Layout {
+    /// The same host seen through its cgroup2 hierarchy alone.
+    fn unified_only(&self) -> Layout {
+        Layout {
+            v2_only: self.v2_only,
+            v1: Vec::new(),
+            unified: self.unified.clone(),
+        }
+    }
 }
 
 /// The host's layout, found once per process.
@@ -646,14 +691,25 @@ mod tests {
             }
         }
         assert!(!mounts.iter().any(|m| m.ends_with("cpuset")));
-        let cgroup = Guard(Cgroup::create(&unique_id()).unwrap());
-        assert_eq!(cgroup.0.v2_dir(), None);
+        let cgroup = Guard(Cgroup::create_with_v1(&unique_id()).unwrap());
+        assert!(cgroup.0.needs_add_pid());
+        assert_eq!(
+            cgroup.0.dirs.len(),
+            mounts.len() + usize::from(layout.unified.is_some())
+        );
+        // Without limits a container gets its cgroup2 directory only, entered at clone time.
+        if layout.unified.is_some() {
+            let plain = Guard(Cgroup::create(&unique_id()).unwrap());
+            assert!(!plain.0.needs_add_pid());
+            assert_eq!(plain.0.v2_dir(), plain.0.unified.as_deref());
+            assert_eq!(plain.0.dirs.len(), 1);
+        }
     }
 
     #[test]
     fn devices_are_restricted_on_v1() {
         assert_root();
-        let cgroup = Guard(Cgroup::create(&unique_id()).unwrap());
+        let cgroup = Guard(Cgroup::create_with_v1(&unique_id()).unwrap());
         let Some(dir) = &cgroup.0.devices_v1 else {
             return;
         };
@@ -682,7 +738,7 @@ mod tests {
         assert_root();
         let id = unique_id();
         // Occupy the last hierarchy only, so the earlier mkdirs succeed and must be undone.
-        let all = Cgroup::open(&id);
+        let all = Cgroup::for_id(layout(), &id);
         let last = all.dirs.last().unwrap().clone();
         make_parent(&last).unwrap();
         fs::create_dir(&last).unwrap();
@@ -693,7 +749,7 @@ mod tests {
             unified: None,
             v2_only: false,
         });
-        assert!(Cgroup::create(&id).is_err());
+        assert!(Cgroup::create_with_v1(&id).is_err());
         for dir in &all.dirs[..all.dirs.len() - 1] {
             assert!(!dir.exists(), "{} left behind", dir.display());
         }

@@ -27,7 +27,12 @@ pub fn start(container: &ContainerDir, interactive: bool) -> Result<Started> {
     .with_context(|| format!("parse {}", container.config().display()))?;
     let init = init_spec(&spec, container, &record, interactive)?;
     let cgroup = Cgroup::create(&container.id)?;
-    let launched = match process::launch(&init, |pid| cgroup.add_pid(pid)) {
+    let launched = match process::launch(&init, cgroup.v2_dir(), |pid| {
+        if cgroup.needs_add_pid() {
+            cgroup.add_pid(pid)?;
+        }
+        Ok(())
+    }) {
         Ok(l) => l,
         Err(e) => {
             let _ = cgroup.remove();

@@ -89,7 +89,22 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Clone the container's first process and take it up to the exec of the user's command.
 /// `join_cgroup` runs in the parent while the child waits (it gets the child's pid).
-pub fn launch(spec: &InitSpec, join_cgroup: impl FnOnce(i32) -> Result<()>) -> Result<Launched> {
+/// With `cgroup_dir`, the child starts inside that cgroup2 directory (CLONE_INTO_CGROUP).
+pub fn launch(
+    spec: &InitSpec,
+    cgroup_dir: Option<&std::path::Path>,
+    join_cgroup: impl FnOnce(i32) -> Result<()>,
+) -> Result<Launched> {
+    let cgroup_fd = cgroup_dir
+        .map(|d| {
+            nix::fcntl::open(
+                d,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .with_context(|| format!("open cgroup {}", d.display()))
+        })
+        .transpose()?;
     let (parent_sock, child_sock) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -127,7 +142,9 @@ pub fn launch(spec: &InitSpec, join_cgroup: impl FnOnce(i32) -> Result<()>) -> R
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET) as u64;
-    let (pid, pidfd) = match clone_fork(flags, None).context("clone container process")? {
+    let (pid, pidfd) = match clone_fork(flags, cgroup_fd.as_ref().map(|fd| fd.as_raw_fd()))
+        .context("clone container process")?
+    {
         Forked::Child => {
             drop(parent_sock);
             let err = match child_main(spec, &child_sock, child_stdio) {
