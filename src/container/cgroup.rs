@@ -89,8 +89,6 @@ pub struct Cgroup {
     devices_v1: Option<PathBuf>,
     /// The directory in the cgroup2 hierarchy (v2-only hosts, or unified/ on hybrid ones).
     unified: Option<PathBuf>,
-    /// Whether the host is v2-only, where `unified` is the one and only directory.
-    v2_only: bool,
 }
 
 /// The cgroup hierarchies of this host, as berth uses them.
@@ -237,7 +235,6 @@ impl Cgroup {
             freezer_v1: None,
             devices_v1: None,
             unified: None,
-            v2_only: layout.v2_only,
         };
         // Container ids are ours (hex), but they become path components: refuse anything else.
         if !valid_id(id) {
@@ -747,7 +744,6 @@ mod tests {
             freezer_v1: None,
             devices_v1: None,
             unified: None,
-            v2_only: false,
         });
         assert!(Cgroup::create_with_v1(&id).is_err());
         for dir in &all.dirs[..all.dirs.len() - 1] {
