@@ -286,6 +286,7 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
+    crate::container::empty_trash(root);
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for id in state::list_ids(root)? {

@@ -12,6 +12,7 @@ use crate::container::supervise::{self, Session};
 use crate::error::NotFound;
 use crate::image::store::Store;
 use anyhow::{anyhow, Context, Result};
+use oci_spec::runtime::Spec;
 use std::path::Path;
 
 pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
@@ -27,7 +28,8 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     }
     created.keep = true;
     let container = created.container.clone();
-    foreground(root, &container, req.interactive, req.remove)
+    let preloaded = created.spec.take().zip(created.record.take());
+    foreground_with(root, &container, req.interactive, req.remove, preloaded)
 }
 
 /// `berth create`: the container, ready to start; prints its ID.
@@ -47,14 +49,31 @@ pub fn foreground(
     interactive: bool,
     remove: bool,
 ) -> Result<i32> {
+    foreground_with(root, container, interactive, remove, None)
+}
+
+fn foreground_with(
+    root: &Path,
+    container: &ContainerDir,
+    interactive: bool,
+    remove: bool,
+    preloaded: Option<(Spec, State)>,
+) -> Result<i32> {
     let signals = supervise::block_signals()?;
-    let record = container.load_state()?;
+    let record = match &preloaded {
+        Some((_, record)) => record.clone(),
+        None => container.load_state()?,
+    };
     let mut log = LogWriter::open(
         &container.log(),
         record.config.log_max_size,
         record.config.log_max_file,
     )?;
-    let started = match lifecycle::start(container, interactive) {
+    let started = match &preloaded {
+        Some((spec, record)) => lifecycle::start_with(container, spec, record, interactive),
+        None => lifecycle::start(container, interactive),
+    };
+    let started = match started {
         Ok(s) => s,
         Err(e) => {
             if record.status == Status::Created {
@@ -78,7 +97,7 @@ pub fn foreground(
     if lifecycle::wants_restart(&record, code) {
         monitor::spawn(root, container, Start::AfterExit(code))?;
     } else if remove {
-        crate::container::remove_files(root, container, &record.name);
+        crate::container::remove_files_soon(root, container, &record.name);
     } else {
         container.update(|s| s.owner = None)?;
     }
@@ -91,6 +110,9 @@ pub struct Created {
     pub container: ContainerDir,
     name: String,
     pub keep: bool,
+    /// What was written, for a start right away.
+    pub spec: Option<Spec>,
+    pub record: Option<State>,
 }
 
 impl Drop for Created {
@@ -119,11 +141,13 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
     };
     state::reserve_name(root, &name, &id)?;
     let container = ContainerDir::new(root, &id);
-    let created = Created {
+    let mut created = Created {
         root: root.to_path_buf(),
         container: container.clone(),
         name: name.clone(),
         keep: false,
+        spec: None,
+        record: None,
     };
 
     let spec = spec::build(
@@ -179,6 +203,8 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
         paused: false,
     };
     container.save_state(&record)?;
+    created.spec = Some(spec);
+    created.record = Some(record);
     Ok(created)
 }
 

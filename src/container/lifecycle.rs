@@ -25,7 +25,17 @@ pub fn start(container: &ContainerDir, interactive: bool) -> Result<Started> {
             .with_context(|| format!("read {}", container.config().display()))?,
     )
     .with_context(|| format!("parse {}", container.config().display()))?;
-    let init = init_spec(&spec, container, &record, interactive)?;
+    start_with(container, &spec, &record, interactive)
+}
+
+/// [`start`] with the spec and record in hand (a `run` has just written them).
+pub fn start_with(
+    container: &ContainerDir,
+    spec: &Spec,
+    record: &State,
+    interactive: bool,
+) -> Result<Started> {
+    let init = init_spec(spec, container, record, interactive)?;
     let cgroup = Cgroup::create(&container.id)?;
     let launched = match process::launch(&init, cgroup.v2_dir(), |pid| {
         if cgroup.needs_add_pid() {

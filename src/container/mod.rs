@@ -19,3 +19,38 @@ pub fn remove_files(root: &Path, container: &state::ContainerDir, name: &str) {
     let _ = std::fs::remove_dir_all(&container.dir);
     state::release_name(root, name, &container.id);
 }
+
+/// Remove a container without making the caller wait for the deletion of its files (a
+/// foreground `run --rm` about to exit): the directory leaves `containers/` at once, by one
+/// rename into `trash/`, and a short-lived child process deletes it. Whatever a child could not
+/// finish is deleted by the next [`empty_trash`].
+pub fn remove_files_soon(root: &Path, container: &state::ContainerDir, name: &str) {
+    state::release_name(root, name, &container.id);
+    let trash = root.join("trash");
+    let _ = std::fs::create_dir(&trash);
+    let target = trash.join(&container.id);
+    if std::fs::rename(&container.dir, &target).is_err() {
+        let _ = std::fs::remove_dir_all(&container.dir);
+        return;
+    }
+    // The caller is single-threaded (a foreground run after its container exited).
+    match crate::sys::process::clone_fork(0, None) {
+        Ok(crate::sys::process::Forked::Child) => {
+            let _ = std::fs::remove_dir_all(&target);
+            crate::sys::process::exit_now(0);
+        }
+        Ok(crate::sys::process::Forked::Parent { .. }) => {}
+        Err(_) => {
+            let _ = std::fs::remove_dir_all(&target);
+        }
+    }
+}
+
+/// Delete what removed containers left in `trash/`.
+pub fn empty_trash(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root.join("trash")) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}

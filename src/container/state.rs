@@ -171,15 +171,12 @@ impl ContainerDir {
         Ok(out)
     }
 
-    /// An exclusive lock on the container's record, held until dropped.
+    /// An exclusive lock on the container's record (flock(2) on its directory), held until
+    /// dropped.
     pub fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.dir.join("lock"))
-            .with_context(|| format!("open lock of container {}", self.id))?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        let dir = std::fs::File::open(&self.dir)
+            .with_context(|| format!("open container {}", self.id))?;
+        nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| e)
             .with_context(|| format!("lock container {}", self.id))
     }
