@@ -1,6 +1,9 @@
 //! Containers: records, runtime spec, rootfs, processes.
 
 pub mod cgroup;
+pub mod copy;
+pub mod diff;
+pub mod exec;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;
