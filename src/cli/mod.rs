@@ -1,6 +1,9 @@
 //! The command line: clap derive structs, one file per verb. Nothing here touches the system;
 //! flags become typed requests that `cmd` carries out.
 
+pub mod cp;
+pub mod diff;
+pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod load;
@@ -60,6 +63,12 @@ pub enum Command {
     Image(ImageCommand),
     /// Remove one or more containers
     Rm(rm::RmArgs),
+    /// Execute a command in a running container
+    Exec(Box<exec::ExecArgs>),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::DiffArgs),
     /// Create a new container
     Create(Box<run::RunArgs>),
     /// List containers

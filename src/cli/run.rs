@@ -99,29 +99,7 @@ pub struct RunRequest {
 impl RunArgs {
     /// Validate the flags. `lookup` reads the caller's environment (for `-e NAME`).
     pub fn into_request(self, lookup: impl Fn(&str) -> Option<String>) -> Result<RunRequest> {
-        let mut env = Vec::new();
-        for file in &self.env_file {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("open {}", file.display()))?;
-            for line in text.lines() {
-                let line = line.trim_start();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                if let Some(pair) = parse_env(line, &lookup)
-                    .with_context(|| format!("invalid env file {}", file.display()))?
-                {
-                    env.push(pair);
-                }
-            }
-        }
-        for item in &self.env {
-            if let Some(pair) = parse_env(item, &lookup)
-                .with_context(|| format!("invalid argument \"{item}\" for \"-e, --env\" flag"))?
-            {
-                env.push(pair);
-            }
-        }
+        let env = env_from_flags(&self.env_file, &self.env, &lookup)?;
         if let Some(name) = &self.name {
             validate_name(name)?;
         }
@@ -177,6 +155,38 @@ impl RunArgs {
             network,
         })
     }
+}
+
+/// `--env-file` items, then `-e` items, in order (later ones win when applied).
+pub(crate) fn env_from_flags(
+    env_files: &[PathBuf],
+    items: &[String],
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let mut env = Vec::new();
+    for file in env_files {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("open {}", file.display()))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(pair) = parse_env(line, lookup)
+                .with_context(|| format!("invalid env file {}", file.display()))?
+            {
+                env.push(pair);
+            }
+        }
+    }
+    for item in items {
+        if let Some(pair) = parse_env(item, lookup)
+            .with_context(|| format!("invalid argument \"{item}\" for \"-e, --env\" flag"))?
+        {
+            env.push(pair);
+        }
+    }
+    Ok(env)
 }
 
 /// One `-e`/env-file item: `K=V` is kept, `K` takes the caller's value (or is dropped when unset).
@@ -255,7 +265,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 /// `USER[:GROUP]`, each a name or a number; resolved later against the image's files.
-fn validate_user(user: &str) -> Result<()> {
+pub(crate) fn validate_user(user: &str) -> Result<()> {
     let mut parts = user.split(':');
     let name = parts.next().unwrap_or_default();
     let group = parts.next();

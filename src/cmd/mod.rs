@@ -1,5 +1,8 @@
 //! One function per verb: the only place that orders the steps of a verb.
 
+pub mod cp;
+pub mod diff;
+pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;
@@ -60,5 +63,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             &args.id,
             args.after_exit,
         )),
+        Command::Exec(args) => {
+            let req = (*args).into_request(|k| std::env::var(k).ok())?;
+            exec::exec(&root, req)
+        }
+        Command::Cp(args) => cp::cp(&root, &args),
+        Command::Diff(args) => diff::diff(&root, &args),
     }
 }

@@ -1,6 +1,9 @@
 //! Containers: records, runtime spec, rootfs, processes, their monitor and their log.
 
 pub mod cgroup;
+pub mod copy;
+pub mod diff;
+pub mod exec;
 pub mod lifecycle;
 pub mod log;
 pub mod monitor;

@@ -34,9 +34,9 @@ use std::ffi::{CStr, CString};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-const MSG_GO: u8 = b'G';
-const MSG_PTY: u8 = b'P';
-const MSG_ERR: u8 = b'E';
+pub(crate) const MSG_GO: u8 = b'G';
+pub(crate) const MSG_PTY: u8 = b'P';
+pub(crate) const MSG_ERR: u8 = b'E';
 
 /// Everything the child needs, prepared before the clone so the child only makes syscalls.
 pub struct InitSpec {
@@ -74,7 +74,7 @@ pub struct Launched {
 }
 
 /// The child's ends of its standard streams.
-enum ChildStdio {
+pub(crate) enum ChildStdio {
     Tty,
     Pipes {
         stdin: Option<OwnedFd>,
@@ -87,6 +87,46 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).context("create pipe")
 }
 
+/// The parent's and the child's ends of the standard streams: with a terminal the child opens
+/// its pty itself (inside the container's devpts) and sends the master back.
+pub(crate) fn stdio_pair(tty: bool, interactive: bool) -> Result<(Option<Stdio>, ChildStdio)> {
+    if tty {
+        return Ok((None, ChildStdio::Tty));
+    }
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (in_parent, in_child) = if interactive {
+        let (r, w) = pipe()?;
+        (Some(w), Some(r))
+    } else {
+        (None, None)
+    };
+    Ok((
+        Some(Stdio::Pipes {
+            stdin: in_parent,
+            stdout: out_r,
+            stderr: err_r,
+        }),
+        ChildStdio::Pipes {
+            stdin: in_child,
+            stdout: out_w,
+            stderr: err_w,
+        },
+    ))
+}
+
+/// The sync socket pair: the parent's end, the child's end (both close-on-exec, so EOF on the
+/// parent's end means the child has exec'd or left).
+pub(crate) fn sync_pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("create sync socket")
+}
+
 /// Clone the container's first process and take it up to the exec of the user's command.
 /// `join_cgroup` runs in the parent while the child waits (it gets the child's pid).
 /// With `cgroup_dir`, the child starts inside that cgroup2 directory (CLONE_INTO_CGROUP).
@@ -95,47 +135,9 @@ pub fn launch(
     cgroup_dir: Option<&std::path::Path>,
     join_cgroup: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Launched> {
-    let cgroup_fd = cgroup_dir
-        .map(|d| {
-            nix::fcntl::open(
-                d,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .with_context(|| format!("open cgroup {}", d.display()))
-        })
-        .transpose()?;
-    let (parent_sock, child_sock) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .context("create sync socket")?;
-    let (parent_stdio, child_stdio) = if spec.tty {
-        (None, ChildStdio::Tty)
-    } else {
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let (in_parent, in_child) = if spec.interactive {
-            let (r, w) = pipe()?;
-            (Some(w), Some(r))
-        } else {
-            (None, None)
-        };
-        (
-            Some(Stdio::Pipes {
-                stdin: in_parent,
-                stdout: out_r,
-                stderr: err_r,
-            }),
-            ChildStdio::Pipes {
-                stdin: in_child,
-                stdout: out_w,
-                stderr: err_w,
-            },
-        )
-    };
+    let cgroup_fd = cgroup_dir.map(open_cgroup).transpose()?;
+    let (parent_sock, child_sock) = sync_pair()?;
+    let (parent_stdio, child_stdio) = stdio_pair(spec.tty, spec.interactive)?;
 
     let flags = (libc::CLONE_NEWNS
         | libc::CLONE_NEWUTS
@@ -151,18 +153,44 @@ pub fn launch(
                 Ok(never) => match never {},
                 Err(e) => e,
             };
-            let code = crate::error::exit_code(&err);
-            let text = crate::error::one_line(&err);
-            let mut msg = vec![MSG_ERR, code as u8];
-            msg.extend_from_slice(text.as_bytes());
-            let _ = nix::sys::socket::send(child_sock.as_raw_fd(), &msg, MsgFlags::empty());
-            exit_now(code);
+            report_failure(&child_sock, &err);
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(child_sock);
     drop(child_stdio);
+    await_start(parent_sock, parent_stdio, pid, pidfd, join_cgroup)
+}
 
+/// An O_PATH fd of a cgroup2 directory, for clone3's CLONE_INTO_CGROUP.
+pub(crate) fn open_cgroup(dir: &std::path::Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open cgroup {}", dir.display()))
+}
+
+/// In the child: send the error (exit code and one line) to the parent and leave.
+pub(crate) fn report_failure(sock: &OwnedFd, err: &anyhow::Error) -> ! {
+    let code = crate::error::exit_code(err);
+    let text = crate::error::one_line(err);
+    let mut msg = vec![MSG_ERR, code as u8];
+    msg.extend_from_slice(text.as_bytes());
+    let _ = nix::sys::socket::send(sock.as_raw_fd(), &msg, MsgFlags::empty());
+    exit_now(code);
+}
+
+/// The parent's side of the protocol: join the cgroup, say GO, take the pty if one comes, and
+/// wait for EOF (the command runs) or an error (the child has failed; it is reaped).
+pub(crate) fn await_start(
+    parent_sock: OwnedFd,
+    parent_stdio: Option<Stdio>,
+    pid: i32,
+    pidfd: OwnedFd,
+    join_cgroup: impl FnOnce(i32) -> Result<()>,
+) -> Result<Launched> {
     let started = (|| -> Result<Stdio> {
         join_cgroup(pid)?;
         nix::sys::socket::send(parent_sock.as_raw_fd(), &[MSG_GO], MsgFlags::empty())
@@ -221,6 +249,41 @@ pub fn launch(
     }
 }
 
+/// Send the pty master to the parent, make the slave our controlling terminal and stdio.
+pub(crate) fn attach_pty(sock: &OwnedFd) -> Result<String> {
+    let (master, slave, pts) = open_pty().context("open pty")?;
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(&[MSG_PTY])],
+        &[ControlMessage::ScmRights(&[master.as_raw_fd()])],
+        MsgFlags::empty(),
+        None,
+    )
+    .context("send pty")?;
+    drop(master);
+    crate::sys::tty::set_controlling_tty(slave.as_raw_fd()).context("set controlling tty")?;
+    dup_stdio(Some(&slave), &slave, &slave)?;
+    Ok(pts)
+}
+
+/// Wire pipes (or /dev/null for a missing stdin) to the standard streams.
+pub(crate) fn attach_pipes(
+    stdin: Option<OwnedFd>,
+    stdout: &OwnedFd,
+    stderr: &OwnedFd,
+) -> Result<()> {
+    let stdin = match stdin {
+        Some(fd) => fd,
+        None => nix::fcntl::open(
+            "/dev/null",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .context("open /dev/null")?,
+    };
+    dup_stdio(Some(&stdin), stdout, stderr)
+}
+
 fn owned(fd: RawFd) -> OwnedFd {
     // fds that arrive by SCM_RIGHTS are installed fresh in this process and owned by nobody else.
     crate::sys::process::own_fd(fd)
@@ -245,41 +308,14 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
 
     match stdio {
         ChildStdio::Tty => {
-            let (master, slave, pts) = open_pty().context("open pty")?;
-            sendmsg::<()>(
-                sock.as_raw_fd(),
-                &[IoSlice::new(&[MSG_PTY])],
-                &[ControlMessage::ScmRights(&[master.as_raw_fd()])],
-                MsgFlags::empty(),
-                None,
-            )
-            .context("send pty")?;
-            drop(master);
-            crate::sys::tty::set_controlling_tty(slave.as_raw_fd())
-                .context("set controlling tty")?;
-            dup_stdio(Some(&slave), &slave, &slave)?;
+            let pts = attach_pty(sock)?;
             bind_console(&pts)?;
         }
         ChildStdio::Pipes {
             stdin,
             stdout,
             stderr,
-        } => {
-            let null;
-            let stdin = match stdin {
-                Some(fd) => fd,
-                None => {
-                    null = nix::fcntl::open(
-                        "/dev/null",
-                        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                        nix::sys::stat::Mode::empty(),
-                    )
-                    .context("open /dev/null")?;
-                    null.try_clone().context("dup /dev/null")?
-                }
-            };
-            dup_stdio(Some(&stdin), &stdout, &stderr)?;
-        }
+        } => attach_pipes(stdin, &stdout, &stderr)?,
     }
 
     // Wait until the parent has put us in our cgroup: from here on the container's own code
@@ -327,7 +363,7 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
     Err(exec(&spec.argv, &env))
 }
 
-fn dup_stdio(stdin: Option<&OwnedFd>, stdout: &OwnedFd, stderr: &OwnedFd) -> Result<()> {
+pub(crate) fn dup_stdio(stdin: Option<&OwnedFd>, stdout: &OwnedFd, stderr: &OwnedFd) -> Result<()> {
     if let Some(fd) = stdin {
         dup2_stdin(fd).context("dup stdin")?;
     }
@@ -337,7 +373,7 @@ fn dup_stdio(stdin: Option<&OwnedFd>, stdout: &OwnedFd, stderr: &OwnedFd) -> Res
 }
 
 /// A pty from the container's own devpts instance (so `tty` shows /dev/pts/0 inside).
-fn open_pty() -> Result<(OwnedFd, OwnedFd, String)> {
+pub(crate) fn open_pty() -> Result<(OwnedFd, OwnedFd, String)> {
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .context("open /dev/ptmx")?;
     nix::pty::grantpt(&master).context("grantpt")?;
@@ -375,7 +411,7 @@ fn bind_console(pts: &str) -> Result<()> {
 
 /// Cut the bounding set (it needs CAP_SETPCAP, so first), then groups, gid and uid. Permitted
 /// caps are kept across setuid; a non-root uid loses the effective ones until [`set_caps`].
-fn set_user(who: &user::ExecUser, keep: &[caps::Capability]) -> Result<()> {
+pub(crate) fn set_user(who: &user::ExecUser, keep: &[caps::Capability]) -> Result<()> {
     use caps::CapSet;
     for cap in caps::all() {
         if !keep.contains(&cap) {
@@ -407,7 +443,7 @@ fn set_user(who: &user::ExecUser, keep: &[caps::Capability]) -> Result<()> {
 
 /// The container's capability sets (Docker's: the same list in effective, permitted and
 /// inheritable; ambient empty). For a non-root user execve(2) then leaves none effective.
-fn set_caps(keep: &[caps::Capability]) -> Result<()> {
+pub(crate) fn set_caps(keep: &[caps::Capability]) -> Result<()> {
     use caps::{CapSet, Capability};
     let set: caps::CapsHashSet = keep
         .iter()
@@ -422,7 +458,7 @@ fn set_caps(keep: &[caps::Capability]) -> Result<()> {
 }
 
 /// Exec the command, searching $PATH like Go's exec.LookPath (what Docker users know).
-fn exec(argv: &[CString], env: &[CString]) -> anyhow::Error {
+pub(crate) fn exec(argv: &[CString], env: &[CString]) -> anyhow::Error {
     let name = argv[0].to_string_lossy().into_owned();
     let candidates: Vec<CString> = if name.contains('/') {
         vec![argv[0].clone()]
