@@ -167,6 +167,7 @@ fn run(
         };
         report(report_fd, b"O");
         *report_fd = None;
+        crate::sys::process::trim_memory();
         let began = Instant::now();
         let session = Session {
             signals: nix::sys::signal::SigSet::empty(),

@@ -146,3 +146,48 @@ pub fn dup_onto(fd: std::os::fd::BorrowedFd<'_>, target: RawFd) -> Result<(), Er
     let ret = unsafe { libc::dup2(fd.as_raw_fd(), target) };
     Errno::result(ret).map(drop)
 }
+
+/// Give back memory a long-lived helper no longer needs: free heap pages (malloc_trim(3)) and
+/// drop this process's page-table entries for executable file mappings (madvise(2)
+/// MADV_DONTNEED). Text is never written, so the pages it still runs fault back in from the
+/// page cache, and the resident set keeps only what the helper really uses.
+pub fn trim_memory() {
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms), _, _, Some(inode), Some(_path)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        // Only read-execute private file mappings: text, never written (no text relocations).
+        if perms != "r-xp" || inode == "0" {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: the range is a whole text mapping of this process; MADV_DONTNEED on a private
+        // file mapping whose pages were never written only drops their page-table entries.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
