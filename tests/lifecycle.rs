@@ -417,3 +417,87 @@ fn rename_pause_and_inspect() {
     let out = root.ok(["container", "prune", "-f"]);
     assert!(out.contains("Total reclaimed space"), "{out}");
 }
+
+/// Run `berth ARGS` on a new pty; returns the child and the master side.
+fn spawn_on_pty(root: &TestRoot, args: &[&str]) -> (std::process::Child, std::fs::File) {
+    let ws = nix::pty::Winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let child = root
+        .berth(args)
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    (child, std::fs::File::from(pty.master))
+}
+
+/// Read from a pty master until `needle` shows up (bounded).
+fn read_until(master: &mut std::fs::File, needle: &str, screen: &mut String) {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !screen.contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "never saw {needle:?} in {screen:?}"
+        );
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(master),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap() > 0 {
+            let mut buf = [0u8; 4096];
+            let n = master.read(&mut buf).unwrap_or(0);
+            screen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+}
+
+fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what} did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn detached_terminal_attach_detach_and_reattach() {
+    use std::io::Write;
+    let root = TestRoot::with_busybox();
+    let name = unique("tty");
+    root.ok(["run", "-dit", "--name", &name, "busybox", "sh"]);
+    let (mut child, mut master) = spawn_on_pty(&root, &["attach", &name]);
+    let mut screen = String::new();
+    master.write_all(b"echo hi-$((40+2)); stty size\r").unwrap();
+    read_until(&mut master, "hi-42", &mut screen);
+    read_until(&mut master, "40 120", &mut screen);
+    // Ctrl-P Ctrl-Q detaches: attach ends, the container keeps running.
+    master.write_all(&[0x10, 0x11]).unwrap();
+    assert_eq!(wait_bounded(&mut child, "attach").code(), Some(0));
+    assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
+    let (mut child, mut master) = spawn_on_pty(&root, &["attach", &name]);
+    let mut screen = String::new();
+    master.write_all(b"echo again\r").unwrap();
+    read_until(&mut master, "again", &mut screen);
+    master.write_all(b"exit 3\r").unwrap();
+    assert_eq!(
+        wait_bounded(&mut child, "attach").code(),
+        Some(3),
+        "{screen}"
+    );
+    eventually("exited", Duration::from_secs(10), || {
+        inspect(&root, &name, "{{.State.ExitCode}} {{.State.Status}}") == "3 exited"
+    });
+    let out = root.run(["attach", &name]);
+    assert_fails(&out, 1, "You cannot attach to a stopped container");
+}

@@ -123,3 +123,12 @@ pub struct MonitorArgs {
     pub after_exit: Option<i32>,
     pub id: String,
 }
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}

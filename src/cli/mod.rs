@@ -93,6 +93,8 @@ pub enum Command {
     Unpause(lifecycle::ContainersArgs),
     /// Return low-level information on containers or images
     Inspect(lifecycle::InspectArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(lifecycle::AttachArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),

@@ -64,6 +64,7 @@ pub fn exec(root: &Path, req: ExecRequest) -> Result<i32> {
                 interactive: req.interactive,
                 attached: true,
                 log: None,
+                attach: None,
             },
         ),
     }

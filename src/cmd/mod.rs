@@ -1,5 +1,6 @@
 //! One function per verb: the only place that orders the steps of a verb.
 
+pub mod attach;
 pub mod cp;
 pub mod diff;
 pub mod exec;
@@ -54,6 +55,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(args) => lifecycle::pause(&root, &args, true),
         Command::Unpause(args) => lifecycle::pause(&root, &args, false),
         Command::Inspect(args) => inspect::inspect(&root, &args, None),
+        Command::Attach(args) => attach::attach(&root, &args),
         Command::Container(ContainerCommand::Inspect(args)) => {
             inspect::inspect(&root, &args, Some("container"))
         }

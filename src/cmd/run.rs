@@ -89,6 +89,7 @@ fn foreground_with(
         interactive,
         attached: true,
         log: Some(&mut log),
+        attach: None,
     };
     let result = supervise::supervise(started.launched, session);
     let code = result.unwrap_or(137);

@@ -1,5 +1,6 @@
 //! Containers: records, runtime spec, rootfs, processes, their monitor and their log.
 
+pub mod attach;
 pub mod cgroup;
 pub mod copy;
 pub mod diff;

@@ -169,13 +169,20 @@ fn run(
         *report_fd = None;
         crate::sys::process::trim_memory();
         let began = Instant::now();
+        let record_interactive = container
+            .load_state()
+            .map(|r| r.config.interactive)
+            .unwrap_or(false);
+        let listener = super::attach::listen(&container.dir).ok();
         let session = Session {
             signals: nix::sys::signal::SigSet::empty(),
-            interactive: false,
+            interactive: record_interactive,
             attached: false,
             log: Some(&mut log),
+            attach: listener,
         };
         let code = supervise::supervise(started.launched, session).unwrap_or(137);
+        let _ = std::fs::remove_file(container.dir.join("attach.sock"));
         lifecycle::finish(container, &started.cgroup, code)?;
         if began.elapsed() >= Duration::from_secs(10) {
             attempt = 0;

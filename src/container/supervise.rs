@@ -2,6 +2,7 @@
 //! to it, forward signals (and window-size changes to its terminal), and collect its exit
 //! status (128+N when a signal ended it). One poll loop, no threads.
 
+use super::attach;
 use super::log::{self, LogWriter};
 use super::process::{Launched, Stdio};
 use crate::sys::process::pidfd_send_signal;
@@ -83,6 +84,8 @@ pub struct Session<'a> {
     pub attached: bool,
     /// Keep the container's output in its log.
     pub log: Option<&'a mut LogWriter>,
+    /// A listening socket for `berth attach` clients (a monitor's), non-blocking.
+    pub attach: Option<OwnedFd>,
 }
 
 /// Run the session until the container's process exits; returns its exit code.
@@ -110,7 +113,7 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
                 }
             }
             master = Some(m.as_raw_fd());
-            if session.interactive && session.attached {
+            if session.interactive {
                 input_dst = Some(m.try_clone().context("dup pty master")?);
             }
             outputs.push(Stream {
@@ -145,6 +148,7 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut status: Option<i32> = None;
     let mut drain_deadline: Option<Instant> = None;
+    let mut clients: Vec<attach::Client> = Vec::new();
 
     loop {
         if status.is_some() && outputs.iter().all(|s| !s.open) {
@@ -171,6 +175,16 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
             if s.open {
                 fds.push(PollFd::new(s.src.as_fd(), PollFlags::POLLIN));
                 roles.push(Role::Output(i));
+            }
+        }
+        if status.is_none() {
+            if let Some(listener) = &session.attach {
+                fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+                roles.push(Role::Listener);
+            }
+            for (i, c) in clients.iter().enumerate() {
+                fds.push(PollFd::new(c.sock.as_fd(), PollFlags::POLLIN));
+                roles.push(Role::Client(i));
             }
         }
         let timeout = if status.is_some() {
@@ -202,6 +216,9 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
                             }
                             if let Some(log) = session.log.as_deref_mut() {
                                 log.write(s.kind, &buf[..n]);
+                            }
+                            for c in clients.iter_mut().filter(|c| !c.closed) {
+                                c.closed = !c.send(s.kind, &buf[..n]);
                             }
                         }
                         Err(Errno::EAGAIN | Errno::EINTR) => {}
@@ -236,6 +253,16 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
                         }
                     }
                 }
+                Role::Listener => {
+                    if let Some(c) = session.attach.as_ref().and_then(attach::accept) {
+                        clients.push(c);
+                    }
+                }
+                Role::Client(i) => {
+                    if !clients[i].closed {
+                        clients[i].closed = !clients[i].receive(input_dst.as_ref(), master);
+                    }
+                }
                 Role::Pid => {
                     status = Some(reap(launched.pidfd.as_fd())?);
                     input_dst = None;
@@ -243,9 +270,15 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
                 }
             }
         }
+        clients.retain(|c| !c.closed);
     }
     if let Some(log) = session.log.as_deref_mut() {
         log.flush();
+    }
+    if let Some(code) = status {
+        for c in &mut clients {
+            c.exit(code);
+        }
     }
     status.context("container process status unknown")
 }
@@ -256,6 +289,8 @@ enum Role {
     Signal,
     Stdin,
     Output(usize),
+    Listener,
+    Client(usize),
 }
 
 /// Collect the exit status of the process behind a pidfd: its code, or 128+N for signal N.

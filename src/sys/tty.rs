@@ -25,3 +25,9 @@ pub fn set_controlling_tty(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: TIOCSCTTY takes an integer argument.
     Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(drop)
 }
+
+/// An all-zero window size, to fill in.
+pub fn zero_winsize() -> WinSize {
+    // SAFETY: winsize is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}

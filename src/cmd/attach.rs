@@ -1,0 +1,130 @@
+//! `berth attach`: connect this terminal to a running container's streams through its monitor;
+//! Ctrl-P Ctrl-Q detaches and leaves the container running. The exit code is the container's
+//! when it ends while attached.
+
+use crate::cli::lifecycle::AttachArgs;
+use crate::container::attach::{self, DetachKeys};
+use crate::container::lifecycle::settle;
+use crate::container::state;
+use crate::container::supervise::RawMode;
+use crate::error::coded;
+use crate::sys::tty;
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::io::Write;
+use std::os::fd::AsFd;
+
+pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
+    let container = state::resolve(root, &args.container)?;
+    let record = settle(&container)?;
+    if !record.is_running() {
+        return Err(coded(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    if record.paused {
+        return Err(coded(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let stdin = crate::sys::process::borrow_std(libc::STDIN_FILENO);
+    let stdin_tty = nix::unistd::isatty(stdin).unwrap_or(false);
+    let send_input = record.config.interactive && !args.no_stdin;
+    if record.config.tty && send_input && !stdin_tty {
+        return Err(coded(1, "the input device is not a TTY"));
+    }
+    let sock = attach::connect(&container.dir)?;
+    let mut winch = SigSet::empty();
+    winch.add(Signal::SIGWINCH);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&winch), None)
+        .context("block SIGWINCH")?;
+    let sigfd = SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd")?;
+    let send_size = |sock: &std::os::fd::OwnedFd| {
+        if let Ok(ws) = tty::get_winsize(libc::STDIN_FILENO) {
+            let mut p = ws.ws_row.to_be_bytes().to_vec();
+            p.extend_from_slice(&ws.ws_col.to_be_bytes());
+            let _ = nix::unistd::write(sock, &attach::frame(attach::KIND_RESIZE, &p));
+        }
+    };
+    let _raw = if record.config.tty && stdin_tty {
+        send_size(&sock);
+        Some(RawMode::enter(stdin)?)
+    } else {
+        None
+    };
+    let mut keys = DetachKeys::default();
+    let mut stdin_open = send_input;
+    let mut inbuf = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut fds = vec![
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin, PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|e| !e.is_empty()))
+            .collect();
+        drop(fds);
+        if ready[1] {
+            while let Ok(Some(_)) = sigfd.read_signal() {}
+            send_size(&sock);
+        }
+        if ready.get(2) == Some(&true) {
+            match nix::unistd::read(stdin, &mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => {
+                    let (data, detach) = keys.scan(&buf[..n]);
+                    if !data.is_empty() {
+                        let _ =
+                            nix::unistd::write(&sock, &attach::frame(attach::KIND_INPUT, &data));
+                    }
+                    if detach {
+                        return Ok(0);
+                    }
+                }
+            }
+        }
+        if ready[0] {
+            match nix::unistd::read(&sock, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => inbuf.extend_from_slice(&buf[..n]),
+            }
+            let frames = attach::take_frames(&mut inbuf)
+                .context("bad frame from the container's monitor")?;
+            for (kind, payload) in frames {
+                match kind {
+                    attach::KIND_STDOUT => {
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(&payload);
+                        let _ = out.flush();
+                    }
+                    attach::KIND_STDERR => {
+                        let _ = std::io::stderr().write_all(&payload);
+                    }
+                    attach::KIND_EXIT if payload.len() == 4 => {
+                        return Ok(i32::from_be_bytes([
+                            payload[0], payload[1], payload[2], payload[3],
+                        ]));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(settle(&container)?.exit_code.unwrap_or(0))
+}
