@@ -501,3 +501,64 @@ fn detached_terminal_attach_detach_and_reattach() {
     let out = root.run(["attach", &name]);
     assert_fails(&out, 1, "You cannot attach to a stopped container");
 }
+
+/// A reboot ends every process; `system restore` brings back what the policies ask for.
+#[test]
+fn restore_after_a_reboot() {
+    let root = TestRoot::with_busybox();
+    let always = unique("always");
+    let unless = unique("unless");
+    let stopped = unique("stopped");
+    let plain = unique("plain");
+    for (name, policy) in [
+        (&always, "always"),
+        (&unless, "unless-stopped"),
+        (&stopped, "unless-stopped"),
+        (&plain, "no"),
+    ] {
+        root.ok([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+    }
+    root.ok(["stop", "-t", "0", &stopped]);
+    // The "reboot": every monitor and container process dies at once.
+    for name in [&always, &unless, &plain] {
+        let id = inspect(&root, name, "{{.Id}}");
+        let state: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(root.dir.join("containers").join(&id).join("state.json")).unwrap(),
+        )
+        .unwrap();
+        let monitor = state["owner"][0].as_i64().unwrap() as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(monitor),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    eventually("all down", Duration::from_secs(10), || {
+        root.ok(["ps", "-q"]).is_empty()
+    });
+    let out = root.ok(["system", "restore"]);
+    let mut restored: Vec<&str> = out.lines().collect();
+    restored.sort();
+    let mut want = vec![always.as_str(), unless.as_str()];
+    want.sort();
+    assert_eq!(restored, want);
+    let running = root.ok(["ps", "--format", "{{.Names}}"]);
+    assert!(
+        running.contains(&always) && running.contains(&unless),
+        "{running}"
+    );
+    assert!(
+        !running.contains(&stopped) && !running.contains(&plain),
+        "{running}"
+    );
+}

@@ -132,3 +132,11 @@ pub struct AttachArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
+
+/// `berth system …`
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Start the containers whose restart policy asks for it after a reboot ("always", and
+    /// "unless-stopped" ones that were not stopped); run once at boot
+    Restore,
+}

@@ -98,6 +98,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(lifecycle::SystemCommand),
     /// The per-container monitor (started by berth itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(lifecycle::MonitorArgs),

@@ -314,6 +314,41 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// After a reboot nothing of berth runs: start every container whose restart policy says so —
+/// `always` ones (even if stopped by hand, as Docker does when its daemon starts) and
+/// `unless-stopped` ones that were not stopped — and settle the records of the rest.
+pub fn restore(root: &Path) -> Result<i32> {
+    crate::container::empty_trash(root);
+    let mut failed = false;
+    for id in state::list_ids(root)? {
+        let c = ContainerDir::new(root, &id);
+        let Ok(record) = settle(&c) else { continue };
+        if record.is_running() || record.owner_alive() {
+            continue;
+        }
+        let wanted = match record.config.restart.name.as_str() {
+            "always" => true,
+            "unless-stopped" => !record.stopped_by_user,
+            _ => false,
+        };
+        if !wanted {
+            continue;
+        }
+        match start_one(root, &c) {
+            Ok(()) => println!("{}", record.name),
+            Err(e) => {
+                eprintln!(
+                    "Error starting {}: {}",
+                    record.name,
+                    crate::error::one_line(&e)
+                );
+                failed = true;
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}
+
 /// Bytes of regular files under a directory (not following links).
 pub fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -56,6 +56,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Unpause(args) => lifecycle::pause(&root, &args, false),
         Command::Inspect(args) => inspect::inspect(&root, &args, None),
         Command::Attach(args) => attach::attach(&root, &args),
+        Command::System(crate::cli::lifecycle::SystemCommand::Restore) => lifecycle::restore(&root),
         Command::Container(ContainerCommand::Inspect(args)) => {
             inspect::inspect(&root, &args, Some("container"))
         }

@@ -26,13 +26,22 @@ fn remove_one(root: &Path, query: &str, force: bool) -> Result<()> {
     let container = state::resolve(root, query)?;
     let record = container.load_state().ok();
     if let Some(record) = &record {
-        if record.is_running() {
-            if !force {
-                bail!(
-                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                    container.id
-                );
-            }
+        let running = record.is_running();
+        // A monitor between two runs of a restart policy owns the record too.
+        let restarting =
+            !running && record.status != state::Status::Created && record.owner_alive();
+        if (running || restarting) && !force {
+            let what = if running { "running" } else { "restarting" };
+            bail!(
+                "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                container.id
+            );
+        }
+        if running || restarting {
+            // The restart policy must not bring it back while it is being removed.
+            container.update(|s| s.stopped_by_user = true)?;
+        }
+        if running {
             if let Some(pid) = record.pid {
                 kill_and_wait(pid)?;
             }

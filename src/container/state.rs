@@ -104,13 +104,12 @@ pub fn this_process() -> Option<(i32, u64)> {
     process_start_time(pid).map(|s| (pid, s))
 }
 
-/// Start time of a process in clock ticks since boot (proc(5), /proc/PID/stat field 22).
+/// Start time of a process in clock ticks since boot (proc(5), /proc/PID/stat field 22). A
+/// process that has exited but is not reaped yet (a zombie) counts as gone: its reaper may be
+/// slow (an init that reaps orphans late).
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    procfs::process::Process::new(pid)
-        .ok()?
-        .stat()
-        .ok()
-        .map(|s| s.starttime)
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    (!matches!(stat.state, 'Z' | 'X')).then_some(stat.starttime)
 }
 
 /// The files of one container.
