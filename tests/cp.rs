@@ -535,7 +535,15 @@ fn running_and_exited_containers() {
     );
 
     let exited = unique("exited");
-    root.ok(["run", "--name", &exited, "busybox", "true"]);
+    root.ok([
+        "run",
+        "--name",
+        &exited,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /www/page.html 2>/dev/null || echo no page yet",
+    ]);
     root.ok([
         "cp",
         local.join("page.html").to_str().unwrap(),
@@ -550,6 +558,8 @@ fn running_and_exited_containers() {
         std::fs::read_to_string(local.join("back")).unwrap(),
         "new page\n"
     );
+    // Started again, the container finds what was copied into it while it was stopped.
+    assert_eq!(root.ok(["start", "-a", &exited]), "new page\n");
     // The copy's mount lived only in a private namespace of a child: nothing is left mounted.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
