@@ -648,6 +648,12 @@ fn a_corrupt_archive_fails_in_one_line_and_adds_nothing() {
     let truncated = root.dir.join("truncated.tar");
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
     assert_fails(&load_file(&root, &truncated), 125, "load:");
+    // A corrupt copy of a layer the store already has is still caught.
+    assert_fails(
+        &load_file(&root, &fixture("corrupt-docker.tar")),
+        125,
+        "does not match its diff ID",
+    );
     let mut flipped = good.clone();
     // Flip a byte inside the last layer's content (its data sits in the middle of the file).
     let members = read_members(&fixture("layers-docker.tar"));

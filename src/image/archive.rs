@@ -14,7 +14,7 @@
 //! descriptor's digest and size.
 
 use super::digest::{parse_sha256, sha256_hex};
-use super::layer::clean_name;
+use super::layer::{self, clean_name};
 use super::reference::Reference;
 use super::store::{NewImage, Staging, Store, TagUpdate};
 use anyhow::{bail, Context, Result};
@@ -360,6 +360,18 @@ fn stage_image(
     for (diff_id, source) in diff_ids.iter().zip(&layers) {
         let diff_hex = parse_sha256(diff_id).with_context(|| format!("config sha256:{id_hex}"))?;
         if staging.has_layer(diff_hex) {
+            // Stored already; the archive's copy must still match, or the archive is corrupt.
+            let (blob, diff) = layer::digests(archive.open(&source.path)?)
+                .with_context(|| format!("layer sha256:{diff_hex}"))?;
+            if source.blob_hex.as_deref().is_some_and(|b| b != blob) {
+                bail!(
+                    "layer blob sha256:{} does not match its digest (read sha256:{blob})",
+                    source.blob_hex.as_deref().unwrap_or_default()
+                );
+            }
+            if diff != diff_hex {
+                bail!("layer sha256:{diff_hex} does not match its diff ID (read sha256:{diff})");
+            }
             continue;
         }
         let stream = archive.open(&source.path)?;

@@ -56,6 +56,29 @@ pub struct UnpackedLayer {
     pub content_size: u64,
 }
 
+/// The blob digest and diff ID of a layer stream (plain tar or gzip), read to its end without
+/// unpacking anything: for a layer the store has already, whose copy in an archive must still
+/// prove to be what its digests say.
+pub fn digests(stream: impl Read) -> Result<(String, String)> {
+    let mut raw = BufReader::with_capacity(256 * 1024, DigestReader::new(stream));
+    let gzip = raw
+        .fill_buf()
+        .context("read layer")?
+        .starts_with(&[0x1f, 0x8b]);
+    let diff_id = if gzip {
+        let mut plain = DigestReader::new(flate2::bufread::MultiGzDecoder::new(&mut raw));
+        plain.drain().context("read layer")?;
+        plain.hex()
+    } else {
+        let mut plain = DigestReader::new(&mut raw);
+        plain.drain().context("read layer")?;
+        plain.hex()
+    };
+    let mut inner = raw.into_inner();
+    inner.drain().context("read layer")?;
+    Ok((inner.hex(), diff_id))
+}
+
 /// Unpack a layer (plain tar or gzip, detected by magic bytes) into `dest`, an existing empty
 /// directory of ours. On error `dest` holds a partial tree: the caller removes it.
 pub fn unpack(stream: impl Read, dest: &Path) -> Result<UnpackedLayer> {
