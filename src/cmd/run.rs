@@ -137,10 +137,25 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
     };
     let id = state::new_id()?;
     let name = match &req.name {
-        Some(n) => n.strip_prefix('/').unwrap_or(n).to_string(),
-        None => state::generate_name(root, &id),
+        Some(n) => {
+            let n = n.strip_prefix('/').unwrap_or(n).to_string();
+            state::reserve_name(root, &n, &id)?;
+            n
+        }
+        None => {
+            // A generated name may be taken meanwhile by a concurrent run: fall back to one
+            // with part of the ID in it, which is unique.
+            let first = state::generate_name(root, &id);
+            match state::reserve_name(root, &first, &id) {
+                Ok(()) => first,
+                Err(_) => {
+                    let unique = format!("{first}_{}", &id[..12]);
+                    state::reserve_name(root, &unique, &id)?;
+                    unique
+                }
+            }
+        }
     };
-    state::reserve_name(root, &name, &id)?;
     let container = ContainerDir::new(root, &id);
     let mut created = Created {
         root: root.to_path_buf(),

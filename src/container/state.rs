@@ -308,7 +308,8 @@ pub fn generate_name(root: &Path, id: &str) -> String {
         ADJECTIVES[(seed % 24) as usize],
         NOUNS[((seed / 24) % 24) as usize]
     );
-    if !names_dir(root).join(&base).exists() {
+    // Links point at bare IDs (dangling as paths): test the link itself.
+    if std::fs::symlink_metadata(names_dir(root).join(&base)).is_err() {
         return base;
     }
     format!("{base}_{}", &id[..6])
