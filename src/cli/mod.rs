@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod load;
+pub mod network;
 pub mod rm;
 pub mod run;
 
@@ -59,6 +60,11 @@ pub enum Command {
     Image(ImageCommand),
     /// Remove one or more containers
     Rm(rm::RmArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
 }
 
 #[derive(Debug, Subcommand)]

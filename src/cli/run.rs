@@ -40,9 +40,24 @@ pub struct RunArgs {
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
-    /// Connect a container to a network ("none": only a loopback interface)
-    #[arg(long, value_name = "NETWORK", default_value = "none")]
+    /// Connect a container to a network (bridge, none, host, container:NAME|ID, or a name)
+    #[arg(long, alias = "net", value_name = "NETWORK", default_value = "bridge")]
     pub network: String,
+    /// Publish a container's port(s) to the host ([[IP:][HOST]:]CTR[/PROTO], ranges allowed)
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// IPv4 address (on a user-defined network)
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "ADDR")]
+    pub dns: Vec<String>,
     /// The image: name[:tag], name@digest, ID or unique ID prefix
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -53,13 +68,6 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<String>,
-}
-
-/// How the container's network is set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkMode {
-    /// A network namespace of its own with only `lo`.
-    None,
 }
 
 /// A validated `run`: everything the command needs, with no syscalls made yet.
@@ -78,7 +86,8 @@ pub struct RunRequest {
     /// `Some("")` resets the image's ENTRYPOINT.
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
-    pub network: NetworkMode,
+    /// `--network`, `-p`, `-P`, `--ip`, `--add-host`, `--dns` (see src/net).
+    pub network: crate::net::NetOptions,
 }
 
 impl RunArgs {
@@ -121,10 +130,14 @@ impl RunArgs {
         if let Some(host) = &self.hostname {
             validate_hostname(host)?;
         }
-        let network = match self.network.as_str() {
-            "none" => NetworkMode::None,
-            other => bail!("network {other} not found"),
-        };
+        let network = crate::net::NetOptions::parse(
+            &self.network,
+            &self.publish,
+            self.publish_all,
+            self.ip.as_deref(),
+            &self.add_host,
+            &self.dns,
+        )?;
         Ok(RunRequest {
             image: self.image,
             args: self.args,
@@ -256,7 +269,9 @@ mod tests {
         assert!(request(&["-u", "1000:1000", "img"]).is_ok());
         assert!(request(&["-h", "bad_host", "img"]).is_err());
         assert!(request(&["-h", "web-1.local", "img"]).is_ok());
-        assert!(request(&["--network", "nosuch", "img"]).is_err());
+        assert!(request(&["--network", "none", "-p", "80", "img"]).is_err());
+        assert!(request(&["-p", "80:x", "img"]).is_err());
+        assert!(request(&["-p", "127.0.0.1:8080:80/udp", "-P", "img"]).is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod images;
 pub mod load;
+pub mod network;
 pub mod rm;
 pub mod run;
 
@@ -22,5 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(&root, &args),
         Command::Rm(args) => rm::rm(&root, &args),
+        Command::Network(cmd) => network::network(&root, cmd),
+        Command::Port(args) => network::port(&root, &args),
     }
 }

@@ -57,7 +57,24 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     std::fs::write(container.config(), serde_json::to_vec_pretty(&spec)?)
         .with_context(|| format!("write {}", container.config().display()))?;
     let hostname = spec.hostname().clone().unwrap_or_default();
-    write_etc_files(&container, &hostname)?;
+    // Network step 1 (src/net): ports, address, record; released when `net` drops.
+    let exposed = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.exposed_ports().clone())
+        .unwrap_or_default();
+    let mut net = crate::net::prepare(
+        root,
+        &req.network,
+        &crate::net::Who {
+            id: &id,
+            name: &name,
+            hostname: &hostname,
+            exposed: &exposed,
+        },
+    )?;
+    write_etc_files(&container, &hostname, &net)?;
     let mut record = State {
         id: id.clone(),
         name: name.clone(),
@@ -73,10 +90,14 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     };
     container.save_state(&record)?;
 
-    let init = init_spec(&spec, &container, &image.layer_dirs, &req)?;
+    let init = init_spec(&spec, &container, &image.layer_dirs, &req, net.namespace())?;
     let cgroup = Cgroup::create(&id)?;
     let signals = supervise::block_signals()?;
-    let launched = process::launch(&init, |pid| cgroup.add_pid(pid));
+    // Network step 2 runs beside the cgroup move, while the child builds its rootfs.
+    let launched = process::launch(&init, |pid| {
+        cgroup.add_pid(pid)?;
+        net.attach(pid)
+    });
     let launched = match launched {
         Ok(l) => l,
         Err(e) => {
@@ -99,6 +120,8 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
         },
     );
     let _ = cgroup.remove();
+    // Network step 3: the container is gone; free its address, ports and rules.
+    drop(net);
     let code = result?;
     record.status = Status::Exited;
     record.exit_code = Some(code);
@@ -135,31 +158,12 @@ pub fn remove_container_files(root: &Path, container: &ContainerDir, name: &str)
     state::release_name(root, name, &container.id);
 }
 
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf as the engine provides them.
-fn write_etc_files(container: &ContainerDir, hostname: &str) -> Result<()> {
+/// /etc/hostname, and /etc/hosts and /etc/resolv.conf as the network plan made them.
+fn write_etc_files(container: &ContainerDir, hostname: &str, net: &crate::net::Plan) -> Result<()> {
     std::fs::write(container.file("hostname"), format!("{hostname}\n"))?;
-    let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-    std::fs::write(container.file("hosts"), hosts)?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(
-        container.file("resolv.conf"),
-        container_resolv_conf(&host_resolv),
-    )?;
+    std::fs::write(container.file("hosts"), net.hosts())?;
+    std::fs::write(container.file("resolv.conf"), net.resolv_conf())?;
     Ok(())
-}
-
-/// The host's resolv.conf without loopback resolvers, which the container cannot reach.
-pub fn container_resolv_conf(host: &str) -> String {
-    host.lines()
-        .filter(|l| {
-            let mut words = l.split_whitespace();
-            !(words.next() == Some("nameserver")
-                && words
-                    .next()
-                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
 }
 
 fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
@@ -175,6 +179,7 @@ fn init_spec(
     container: &ContainerDir,
     layers: &[std::path::PathBuf],
     req: &RunRequest,
+    netns: crate::net::Namespace,
 ) -> Result<InitSpec> {
     let process = spec.process().as_ref().context("spec has no process")?;
     let linux = spec.linux().as_ref().context("spec has no linux section")?;
@@ -224,19 +229,6 @@ fn init_spec(
         seccomp,
         tty: req.tty,
         interactive: req.interactive,
+        netns,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_resolvers_are_dropped() {
-        let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example.org\nnameserver ::1\n";
-        assert_eq!(
-            container_resolv_conf(host),
-            "# generated\nnameserver 10.0.0.2\nsearch example.org\n"
-        );
-    }
 }
