@@ -84,7 +84,21 @@ fn try_get(addr: &str) -> std::io::Result<String> {
 
 const PAGE: &str = "hello from berth\n";
 
-/// The kernel state berth may change, to compare before and after.
+/// The kernel state berth may change, to compare before and after, once every dead
+/// container's veth is gone: it goes with its namespace, which the kernel destroys
+/// asynchronously (waits up to 10 s).
+fn settled_snapshot(root: &TestRoot) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = snapshot(root);
+        let first = now.lines().nth(1).unwrap_or("");
+        if !first.split(' ').any(|l| l.starts_with("vb")) || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn snapshot(root: &TestRoot) -> String {
     let run = |args: &[&str]| {
         let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
@@ -452,7 +466,7 @@ fn refused_runs_leave_nothing() {
     let root = TestRoot::with_busybox();
     // Set up the default network once, so "before" includes its shared pieces.
     root.ok(["run", "--rm", "busybox", "true"]);
-    let before = snapshot(&root);
+    let before = settled_snapshot(&root);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let spec = format!("127.0.0.1:{port}:80");
@@ -482,7 +496,7 @@ fn refused_runs_leave_nothing() {
         root.files_under("containers").is_empty(),
         "a refused run left a container"
     );
-    assert_eq!(snapshot(&root), before);
+    assert_eq!(settled_snapshot(&root), before);
     drop(taken);
 }
 
@@ -490,21 +504,21 @@ fn refused_runs_leave_nothing() {
 fn many_containers_leave_table_links_and_allocations_as_before() {
     let root = TestRoot::with_busybox();
     root.ok(["run", "--rm", "busybox", "true"]);
-    let before = snapshot(&root);
+    let before = settled_snapshot(&root);
     for i in 0..30 {
         let spec = format!("127.0.0.1:{}:80", 7100 + i);
         root.ok([
             "run", "--rm", "-p", &spec, "-p", "81/udp", "busybox", "true",
         ]);
     }
-    assert_eq!(snapshot(&root), before);
+    assert_eq!(settled_snapshot(&root), before);
 }
 
 #[test]
 fn killed_owner_is_released_by_the_next_command() {
     let root = TestRoot::with_busybox();
     root.ok(["run", "--rm", "busybox", "true"]);
-    let before = snapshot(&root);
+    let before = settled_snapshot(&root);
     let web = Running::start(
         &root,
         &[
@@ -542,5 +556,5 @@ fn killed_owner_is_released_by_the_next_command() {
         std::thread::sleep(Duration::from_millis(50));
     }
     root.ok(["rm", "-f", "victim"]);
-    assert_eq!(snapshot(&root), before);
+    assert_eq!(settled_snapshot(&root), before);
 }

@@ -10,8 +10,8 @@
 //!    pair whose peer is created directly inside the child's namespace as `eth0`, its address,
 //!    default route and MTU, the DNAT elements of published ports, and the peers' hosts files.
 //! 3. Teardown: dropping the [`Plan`] (or [`release`] by id, idempotent) frees the address, the
-//!    DNAT elements, the record and the host side of the veth (the kernel destroys the pair with
-//!    the container's namespace anyway). [`sweep`], called by later berth commands, releases what
+//!    DNAT elements and the record; the kernel deletes the veth pair with the container's
+//!    namespace (asynchronously, so `run` does not wait ~20 ms for it). [`sweep`], called by later berth commands, releases what
 //!    a SIGKILLed owner left: every record whose container (or owner) is gone.
 //!
 //! The shared pieces, each created once and kept (harmless without containers, and `network
@@ -399,9 +399,15 @@ pub fn release(root: &Path, id: &str) -> Result<()> {
         return Ok(());
     };
     nft::unpublish(&rec.published)?;
-    let mut nl = Netlink::open()?;
+    // Deleting a veth waits for an RCU grace period (~20 ms measured here). When the container
+    // is gone its namespace is being destroyed, and the kernel deletes both ends of every veth
+    // in it (veth(4)): only a live container's links are deleted here.
+    let live = rec.pid.is_some() && rec.is_live();
+    let mut nl = if live { Some(Netlink::open()?) } else { None };
     for ep in &rec.endpoints {
-        nl.delete_link(&ep.veth)?;
+        if let Some(nl) = nl.as_mut() {
+            nl.delete_link(&ep.veth)?;
+        }
         store.free(&lock, &ep.network, ep.addr, id)?;
     }
     store.remove_record(&lock, id)?;
