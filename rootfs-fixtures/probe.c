@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -222,11 +224,32 @@ static int cmd_winsize(void)
 	return 0;
 }
 
+/* Echo every UDP datagram on PORT back to its sender (busybox has no UDP server applet). */
+static int cmd_udp_echo(const char *arg)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(arg)) };
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		printf("%s\n", errname(errno));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		char buf[2048];
+		struct sockaddr_in from;
+		socklen_t len = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+		if (n >= 0)
+			sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
+	}
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: probe pid|ppid|ids|hostname|cwd|env|caps|fds|mounts|signals|segv|winsize|isatty\n"
-		"       probe status KEY | read PATH | try-mknod PATH\n"
+		"       probe status KEY | read PATH | try-mknod PATH | udp-echo PORT\n"
 		"       probe try-unshare [user|mnt|uts|ipc|net|pid|cgroup ...] | exit N | sleep SECONDS\n");
 	return 2;
 }
@@ -287,6 +310,8 @@ int main(int argc, char **argv)
 		return atoi(arg);
 	if (!strcmp(cmd, "sleep") && arg)
 		return cmd_sleep(arg);
+	if (!strcmp(cmd, "udp-echo") && arg)
+		return cmd_udp_echo(arg);
 	if (!strcmp(cmd, "winsize"))
 		return cmd_winsize();
 	if (!strcmp(cmd, "isatty")) {

@@ -10,6 +10,7 @@ mod container;
 mod error;
 mod fs;
 mod image;
+mod net;
 mod sys;
 
 fn main() {

@@ -117,8 +117,18 @@ fn inside_the_container() {
         run_ok(&root, &["-h", "web-1", "busybox", "cat", "/etc/hostname"]),
         "web-1\n"
     );
-    // Only loopback, and it is up.
-    let links = run_ok(&root, &["busybox", "sh", "-c", "ls /sys/class/net"]);
+    // With --network none only loopback, and it is up (the default bridge is in tests/net.rs).
+    let links = run_ok(
+        &root,
+        &[
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "ls /sys/class/net",
+        ],
+    );
     assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
     assert!(
         run_ok(&root, &["busybox", "ping", "-c1", "-W2", "127.0.0.1"])

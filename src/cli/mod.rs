@@ -7,6 +7,7 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod load;
+pub mod network;
 pub mod rm;
 pub mod run;
 
@@ -63,6 +64,11 @@ pub enum Command {
     Image(ImageCommand),
     /// Remove one or more containers
     Rm(rm::RmArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
     /// Execute a command in a running container
     Exec(Box<exec::ExecArgs>),
     /// Copy files/folders between a container and the local filesystem

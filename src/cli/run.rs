@@ -1,7 +1,7 @@
 //! `berth run`: flags, and their validation into a [`RunRequest`].
 
 use crate::container::log;
-use crate::container::state::RestartPolicy;
+use crate::container::state::{NetFlags, RestartPolicy};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -51,9 +51,24 @@ pub struct RunArgs {
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
-    /// Connect a container to a network ("none": only a loopback interface)
-    #[arg(long, value_name = "NETWORK", default_value = "none")]
+    /// Connect a container to a network (bridge, none, host, container:NAME|ID, or a name)
+    #[arg(long, alias = "net", value_name = "NETWORK", default_value = "bridge")]
     pub network: String,
+    /// Publish a container's port(s) to the host ([[IP:][HOST]:]CTR[/PROTO], ranges allowed)
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// IPv4 address (on a user-defined network)
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "ADDR")]
+    pub dns: Vec<String>,
     /// The image: name[:tag], name@digest, ID or unique ID prefix
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -64,13 +79,6 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<String>,
-}
-
-/// How the container's network is set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkMode {
-    /// A network namespace of its own with only `lo`.
-    None,
 }
 
 /// A validated `run`: everything the command needs, with no syscalls made yet.
@@ -93,7 +101,10 @@ pub struct RunRequest {
     /// `Some("")` resets the image's ENTRYPOINT.
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
-    pub network: NetworkMode,
+    /// `--network`, `-p`, `-P`, `--ip`, `--add-host`, `--dns` (see src/net).
+    pub network: crate::net::NetOptions,
+    /// The same flags as given, kept with the container (each start sets its network up).
+    pub net_flags: NetFlags,
 }
 
 impl RunArgs {
@@ -132,10 +143,15 @@ impl RunArgs {
                 _ => bail!("unknown log opt '{opt}' for the log driver"),
             }
         }
-        let network = match self.network.as_str() {
-            "none" => NetworkMode::None,
-            other => bail!("network {other} not found"),
+        let net_flags = NetFlags {
+            network: self.network.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            ip: self.ip.clone(),
+            add_host: self.add_host.clone(),
+            dns: self.dns.clone(),
         };
+        let network = net_flags.parse()?;
         Ok(RunRequest {
             image: self.image,
             detach: self.detach,
@@ -153,6 +169,7 @@ impl RunArgs {
             entrypoint: self.entrypoint,
             hostname: self.hostname,
             network,
+            net_flags,
         })
     }
 }
@@ -347,7 +364,9 @@ mod tests {
         assert!(request(&["-u", "1000:1000", "img"]).is_ok());
         assert!(request(&["-h", "bad_host", "img"]).is_err());
         assert!(request(&["-h", "web-1.local", "img"]).is_ok());
-        assert!(request(&["--network", "nosuch", "img"]).is_err());
+        assert!(request(&["--network", "none", "-p", "80", "img"]).is_err());
+        assert!(request(&["-p", "80:x", "img"]).is_err());
+        assert!(request(&["-p", "127.0.0.1:8080:80/udp", "-P", "img"]).is_ok());
         assert!(request(&["--rm", "--restart", "always", "img"]).is_err());
         assert!(request(&["--restart", "sometimes", "img"]).is_err());
         assert!(request(&["--restart", "always:3", "img"]).is_err());

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod load;
 pub mod logs;
+pub mod network;
 pub mod ps;
 pub mod rm;
 pub mod run;
@@ -72,5 +73,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Cp(args) => cp::cp(&root, &args),
         Command::Diff(args) => diff::diff(&root, &args),
+        Command::Network(cmd) => network::network(&root, cmd),
+        Command::Port(args) => network::port(&root, &args),
     }
 }

@@ -13,6 +13,8 @@ use std::path::Path;
 pub struct Entry {
     pub state: State,
     pub command: String,
+    /// Docker's PORTS text (`0.0.0.0:8080->80/tcp, …`).
+    pub ports: String,
 }
 
 /// Every container of the store with its record brought up to date; records of a `create` or
@@ -28,9 +30,15 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
             continue;
         }
         let command = command_of(&c);
+        let ports = if record.is_running() {
+            crate::net::ports::format_ps_column(&crate::net::published(root, &id))
+        } else {
+            String::new()
+        };
         out.push(Entry {
             state: record,
             command,
+            ports,
         });
     }
     out.sort_by(|a, b| b.state.created.cmp(&a.state.created));
@@ -228,14 +236,14 @@ fn row(e: &Entry, now: i64, no_trunc: bool) -> Value {
         "Command": command,
         "CreatedAt": s.created,
         "RunningFor": format!("{} ago", human_duration(now - created)),
-        "Ports": "",
+        "Ports": e.ports,
         "Status": status_text(s, now),
         "State": state_word(s),
         "Names": s.name,
         "Size": "",
         "Labels": "",
         "Mounts": "",
-        "Networks": "none",
+        "Networks": s.config.net.parse().map(|o| o.mode.name()).unwrap_or_default(),
     })
 }
 

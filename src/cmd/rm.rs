@@ -53,6 +53,7 @@ fn remove_one(root: &Path, query: &str, force: bool) -> Result<()> {
         }
     }
     Cgroup::open(&container.id).remove()?;
+    crate::net::release(root, &container.id)?;
     let name = record.map(|r| r.name).unwrap_or_default();
     crate::container::remove_files(root, &container, &name);
     Ok(())

@@ -93,7 +93,7 @@ fn foreground_with(
     };
     let result = supervise::supervise(started.launched, session);
     let code = result.unwrap_or(137);
-    lifecycle::finish(container, &started.cgroup, code)?;
+    lifecycle::finish(container, &started.cgroup, started.net, code)?;
     let record = container.load_state()?;
     if lifecycle::wants_restart(&record, code) {
         monitor::spawn(root, container, Start::AfterExit(code))?;
@@ -212,6 +212,8 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
             log_max_file: req.log_max_file,
             entrypoint,
             cmd,
+            net: req.net_flags.clone(),
+            exposed: image_cfg.exposed_ports().clone().unwrap_or_default(),
         },
         owner: state::this_process(),
         stopped_by_user: false,
@@ -224,43 +226,10 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
     Ok(created)
 }
 
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf as the engine provides them.
+/// /etc/hostname (/etc/hosts and /etc/resolv.conf come with the network, at each start).
 fn write_etc_files(container: &ContainerDir, hostname: &str) -> Result<()> {
     std::fs::write(container.file("hostname"), format!("{hostname}\n"))?;
-    let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-    std::fs::write(container.file("hosts"), hosts)?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(
-        container.file("resolv.conf"),
-        container_resolv_conf(&host_resolv),
-    )?;
+    std::fs::write(container.file("hosts"), "")?;
+    std::fs::write(container.file("resolv.conf"), "")?;
     Ok(())
-}
-
-/// The host's resolv.conf without loopback resolvers, which the container cannot reach.
-pub fn container_resolv_conf(host: &str) -> String {
-    host.lines()
-        .filter(|l| {
-            let mut words = l.split_whitespace();
-            !(words.next() == Some("nameserver")
-                && words
-                    .next()
-                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_resolvers_are_dropped() {
-        let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example.org\nnameserver ::1\n";
-        assert_eq!(
-            container_resolv_conf(host),
-            "# generated\nnameserver 10.0.0.2\nsearch example.org\n"
-        );
-    }
 }

@@ -11,10 +11,12 @@ use anyhow::{anyhow, Context, Result};
 use oci_spec::runtime::Spec;
 use std::ffi::CString;
 
-/// A container whose first process runs, with its cgroup.
+/// A container whose first process runs, with its cgroup and its network (released when the
+/// plan is dropped: its address, port reservations and rules).
 pub struct Started {
     pub launched: Launched,
     pub cgroup: Cgroup,
+    pub net: crate::net::Plan,
 }
 
 /// Start the container's process from its record and mark it running, owned by this process.
@@ -35,13 +37,31 @@ pub fn start_with(
     record: &State,
     interactive: bool,
 ) -> Result<Started> {
-    let init = init_spec(spec, container, record, interactive)?;
+    let mut init = init_spec(spec, container, record, interactive)?;
+    // The network, set up anew at each start: address, ports, /etc/hosts, /etc/resolv.conf.
+    let opts = record.config.net.parse()?;
+    let mut net = crate::net::prepare(
+        &container.root(),
+        &opts,
+        &crate::net::Who {
+            id: &container.id,
+            name: &record.name,
+            hostname: &init.hostname,
+            exposed: &record.config.exposed,
+        },
+    )?;
+    std::fs::write(container.file("hosts"), net.hosts())
+        .with_context(|| format!("write hosts of container {}", container.id))?;
+    std::fs::write(container.file("resolv.conf"), net.resolv_conf())
+        .with_context(|| format!("write resolv.conf of container {}", container.id))?;
+    init.netns = net.namespace();
     let cgroup = Cgroup::create(&container.id)?;
+    // The parent's part runs while the child builds its rootfs.
     let launched = match process::launch(&init, cgroup.v2_dir(), |pid| {
         if cgroup.needs_add_pid() {
             cgroup.add_pid(pid)?;
         }
-        Ok(())
+        net.attach(pid)
     }) {
         Ok(l) => l,
         Err(e) => {
@@ -60,12 +80,22 @@ pub fn start_with(
         s.owner = state::this_process();
         s.paused = false;
     })?;
-    Ok(Started { launched, cgroup })
+    Ok(Started {
+        launched,
+        cgroup,
+        net,
+    })
 }
 
-/// Record the end of the container's process and release its cgroup.
-pub fn finish(container: &ContainerDir, cgroup: &Cgroup, code: i32) -> Result<()> {
+/// Record the end of the container's process and release its cgroup and network.
+pub fn finish(
+    container: &ContainerDir,
+    cgroup: &Cgroup,
+    net: crate::net::Plan,
+    code: i32,
+) -> Result<()> {
     let _ = cgroup.remove();
+    drop(net);
     container.update(|s| {
         s.status = Status::Exited;
         s.exit_code = Some(code);
@@ -83,6 +113,7 @@ pub fn settle(container: &ContainerDir) -> Result<State> {
         return Ok(record);
     }
     let _ = Cgroup::open(&container.id).remove();
+    let _ = crate::net::release(&container.root(), &container.id);
     container.update(|s| {
         if s.status == Status::Running && !s.is_running() && !s.owner_alive() {
             s.status = Status::Exited;
@@ -156,6 +187,7 @@ pub fn init_spec(
         seccomp,
         tty: process.terminal().unwrap_or(false),
         interactive,
+        netns: crate::net::Namespace::New,
     })
 }
 

@@ -183,7 +183,7 @@ fn run(
         };
         let code = supervise::supervise(started.launched, session).unwrap_or(137);
         let _ = std::fs::remove_file(container.dir.join("attach.sock"));
-        lifecycle::finish(container, &started.cgroup, code)?;
+        lifecycle::finish(container, &started.cgroup, started.net, code)?;
         if began.elapsed() >= Duration::from_secs(10) {
             attempt = 0;
         }

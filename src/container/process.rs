@@ -4,7 +4,8 @@
 //! ```text
 //!   parent (berth)                              child (becomes the container's PID 1)
 //!   clone3(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET) ──► rootfs; pivot_root; hostname; lo up;
-//!   puts the child in its cgroup (meanwhile)      [tty: opens its pty]
+//!   puts the child in its cgroup and wires its    [tty: opens its pty]
+//!   network: veth, address, route (meanwhile)
 //!   ◄─────────────────── PTY + master fd ───────  (only with a terminal)
 //!   ── GO ──────────────────────────────────────► unshare(NEWCGROUP); user, groups, caps,
 //!                                                 cwd, no_new_privs, seccomp, execve
@@ -52,6 +53,8 @@ pub struct InitSpec {
     pub seccomp: seccompiler::BpfProgram,
     pub tty: bool,
     pub interactive: bool,
+    /// New, the host's, or another container's network namespace (see src/net).
+    pub netns: crate::net::Namespace,
 }
 
 /// The parent's ends of the container's standard streams.
@@ -139,11 +142,11 @@ pub fn launch(
     let (parent_sock, child_sock) = sync_pair()?;
     let (parent_stdio, child_stdio) = stdio_pair(spec.tty, spec.interactive)?;
 
-    let flags = (libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWNET) as u64;
+    let mut flags =
+        (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWPID) as u64;
+    if matches!(spec.netns, crate::net::Namespace::New) {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
     let (pid, pidfd) = match clone_fork(flags, cgroup_fd.as_ref().map(|fd| fd.as_raw_fd()))
         .context("clone container process")?
     {
@@ -301,6 +304,10 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
     crate::sys::process::default_signal(libc::SIGPIPE);
 
     nix::unistd::setsid().context("setsid")?;
+    if let crate::net::Namespace::Join(ns) = &spec.netns {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .context("join network namespace")?;
+    }
 
     rootfs::setup(&spec.rootfs, None).context("set up root filesystem")?;
     nix::unistd::sethostname(&spec.hostname).context("set hostname")?;

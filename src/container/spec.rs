@@ -288,10 +288,7 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     annotations.insert(ANN_USER.to_string(), user);
     annotations.insert(ANN_IMAGE.to_string(), input.image_ref.to_string());
     annotations.insert(ANN_IMAGE_ID.to_string(), input.image_id.to_string());
-    let network = match req.network {
-        crate::cli::run::NetworkMode::None => "none",
-    };
-    annotations.insert(ANN_NETWORK.to_string(), network.to_string());
+    annotations.insert(ANN_NETWORK.to_string(), req.network.mode.name());
     if let Some(name) = &req.name {
         annotations.insert(ANN_NAME.to_string(), name.clone());
     }

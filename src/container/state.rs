@@ -28,6 +28,31 @@ pub struct RestartPolicy {
     pub max_retries: u32,
 }
 
+/// The networking flags of `run` as given (`--network`, `-p`, `-P`, `--ip`, `--add-host`,
+/// `--dns`); parsed again at each start, which sets the network up anew.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetFlags {
+    pub network: String,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub ip: Option<String>,
+    pub add_host: Vec<String>,
+    pub dns: Vec<String>,
+}
+
+impl NetFlags {
+    pub fn parse(&self) -> Result<crate::net::NetOptions> {
+        crate::net::NetOptions::parse(
+            &self.network,
+            &self.publish,
+            self.publish_all,
+            self.ip.as_deref(),
+            &self.add_host,
+            &self.dns,
+        )
+    }
+}
+
 /// How the container was asked to run; fixed when it is created.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -46,6 +71,11 @@ pub struct RunConfig {
     pub entrypoint: Option<Vec<String>>,
     #[serde(default)]
     pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub net: NetFlags,
+    /// The image's ExposedPorts (for `-P`).
+    #[serde(default)]
+    pub exposed: Vec<String>,
 }
 
 /// What changes over a container's life.
@@ -128,6 +158,15 @@ impl ContainerDir {
     }
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.json")
+    }
+
+    /// The store this container belongs to.
+    pub fn root(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
     pub fn state_file(&self) -> PathBuf {
         self.dir.join("state.json")

@@ -61,6 +61,7 @@ pub struct TestRoot {
 impl TestRoot {
     pub fn new() -> TestRoot {
         require_root();
+        enter_private_network();
         let dir = std::env::temp_dir().join(unique("berth-test"));
         std::fs::create_dir_all(&dir).expect("create test root");
         TestRoot { dir }
@@ -125,6 +126,22 @@ impl TestRoot {
         found.sort();
         found
     }
+}
+
+/// Move this test's thread into a network namespace of its own (unshare(2) with CLONE_NEWNET
+/// acts on the calling thread; libtest runs each test on its own thread) with `lo` up. Every
+/// berth it spawns inherits it, so bridges, addresses and nftables rules never touch the host's,
+/// and the kernel drops them all when the last process in the namespace is gone.
+pub fn enter_private_network() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare network namespace");
+    let ok = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "ip link set lo up failed in the test's network namespace"
+    );
 }
 
 fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
