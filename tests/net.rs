@@ -558,3 +558,27 @@ fn killed_owner_is_released_by_the_next_command() {
     root.ok(["rm", "-f", "victim"]);
     assert_eq!(settled_snapshot(&root), before);
 }
+
+/// The user's whole exercise: a detached web server with a published port, `exec` in, edit
+/// the page it serves, and the page on the host's port changes; `ps` shows the mapping.
+#[test]
+fn detached_web_server_edited_through_exec() {
+    let root = TestRoot::with_busybox();
+    let name = unique("web");
+    root.ok([
+        "run", "-d", "--name", &name, "-p", "8088:80", "busybox", "httpd", "-f", "-p", "80", "-h",
+        "/www",
+    ]);
+    assert_eq!(http_get("127.0.0.1:8088"), PAGE);
+    let ps = root.ok(["ps", "--format", "{{.Names}} {{.Ports}}"]);
+    assert_eq!(ps, format!("{name} 0.0.0.0:8088->80/tcp\n"));
+    root.ok(["exec", &name, "sh", "-c", "echo edited > /www/index.html"]);
+    assert_eq!(http_get("127.0.0.1:8088"), "edited\n");
+    // Stopped, its port is free again; started again, it serves the edited page.
+    root.ok(["stop", "-t", "1", &name]);
+    assert!(try_get("127.0.0.1:8088").is_err());
+    root.ok(["start", &name]);
+    assert_eq!(http_get("127.0.0.1:8088"), "edited\n");
+    root.ok(["rm", "-f", &name]);
+    assert!(try_get("127.0.0.1:8088").is_err());
+}
