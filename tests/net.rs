@@ -505,7 +505,8 @@ fn many_containers_leave_table_links_and_allocations_as_before() {
     let root = TestRoot::with_busybox();
     root.ok(["run", "--rm", "busybox", "true"]);
     let before = settled_snapshot(&root);
-    for i in 0..30 {
+    // The 100 containers with published ports, one after another.
+    for i in 0..100 {
         let spec = format!("127.0.0.1:{}:80", 7100 + i);
         root.ok([
             "run", "--rm", "-p", &spec, "-p", "81/udp", "busybox", "true",
