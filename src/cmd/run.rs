@@ -90,6 +90,7 @@ fn foreground_with(
         attached: true,
         log: Some(&mut log),
         attach: None,
+        trim_memory: false,
     };
     let result = supervise::supervise(started.launched, session);
     let code = result.unwrap_or(137);

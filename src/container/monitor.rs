@@ -167,7 +167,6 @@ fn run(
         };
         report(report_fd, b"O");
         *report_fd = None;
-        crate::sys::process::trim_memory();
         let began = Instant::now();
         let record_interactive = container
             .load_state()
@@ -180,6 +179,7 @@ fn run(
             attached: false,
             log: Some(&mut log),
             attach: listener,
+            trim_memory: true,
         };
         let code = supervise::supervise(started.launched, session).unwrap_or(137);
         let _ = std::fs::remove_file(container.dir.join("attach.sock"));

@@ -86,6 +86,8 @@ pub struct Session<'a> {
     pub log: Option<&'a mut LogWriter>,
     /// A listening socket for `berth attach` clients (a monitor's), non-blocking.
     pub attach: Option<OwnedFd>,
+    /// Give back startup memory before waiting (a long-lived monitor).
+    pub trim_memory: bool,
 }
 
 /// Run the session until the container's process exits; returns its exit code.
@@ -149,6 +151,9 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
     let mut status: Option<i32> = None;
     let mut drain_deadline: Option<Instant> = None;
     let mut clients: Vec<attach::Client> = Vec::new();
+    if session.trim_memory {
+        crate::sys::process::trim_memory();
+    }
 
     loop {
         if status.is_some() && outputs.iter().all(|s| !s.open) {

@@ -147,46 +147,53 @@ pub fn dup_onto(fd: std::os::fd::BorrowedFd<'_>, target: RawFd) -> Result<(), Er
     Errno::result(ret).map(drop)
 }
 
-/// Give back memory a long-lived helper no longer needs: free heap pages (malloc_trim(3)) and
-/// drop this process's page-table entries for executable file mappings (madvise(2)
-/// MADV_DONTNEED). Text is never written, so the pages it still runs fault back in from the
-/// page cache, and the resident set keeps only what the helper really uses.
+/// Give back memory a long-lived helper no longer needs: free heap pages (malloc_trim(3)),
+/// and drop this process's page-table entries for file mappings none of whose pages it has
+/// written (madvise(2) MADV_DONTNEED: such pages come back from the page cache as they are
+/// used), marking them MADV_RANDOM so a fault maps one page, not a 64 KiB window around it.
+/// Mappings holding written (copied, e.g. relocated) pages are left alone: dropping those would
+/// lose the writes.
 pub fn trim_memory() {
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe {
         libc::malloc_trim(0);
     }
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    for line in maps.lines() {
+    let mut current: Option<(usize, usize, bool)> = None;
+    let mut candidates = Vec::new();
+    for line in smaps.lines() {
         let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms), _, _, Some(inode), Some(_path)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            continue;
-        };
-        // Only read-execute private file mappings: text, never written (no text relocations).
-        if perms != "r-xp" || inode == "0" {
-            continue;
+        let first = fields.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-').filter(|(s, _)| !s.ends_with(':')) {
+            let perms = fields.next().unwrap_or_default();
+            let inode = fields.nth(2).unwrap_or("0");
+            let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            ) else {
+                current = None;
+                continue;
+            };
+            // Read-only (or read-execute) private mappings of a file.
+            let file_ro = inode != "0" && (perms == "r-xp" || perms == "r--p");
+            current = Some((start, end, file_ro));
+        } else if first == "Anonymous:" {
+            let written = fields.next().is_some_and(|kb| kb != "0");
+            if let Some((start, end, true)) = current {
+                if !written {
+                    candidates.push((start, end));
+                }
+            }
         }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-        ) else {
-            continue;
-        };
-        // SAFETY: the range is a whole text mapping of this process; MADV_DONTNEED on a private
-        // file mapping whose pages were never written only drops their page-table entries.
+    }
+    for (start, end) in candidates {
+        // SAFETY: the range is a whole private file mapping of this process in which no page
+        // was ever written: MADV_RANDOM changes read-ahead only, and MADV_DONTNEED only drops
+        // page-table entries of clean file pages, which fault back unchanged.
         unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
