@@ -147,13 +147,11 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
     }
     // Detached, the container's stdin stays open (held here) but nothing is written to it.
     let mut stdin_open = input_dst.is_some() && session.attached;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = crate::sys::mem::PageBuffer::new(64 * 1024).context("allocate a buffer")?;
     let mut status: Option<i32> = None;
     let mut drain_deadline: Option<Instant> = None;
     let mut clients: Vec<attach::Client> = Vec::new();
-    if session.trim_memory {
-        crate::sys::process::trim_memory();
-    }
+    let mut trim_pending = session.trim_memory;
 
     loop {
         if status.is_some() && outputs.iter().all(|s| !s.open) {
@@ -197,6 +195,12 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
         } else {
             PollTimeout::NONE
         };
+        if trim_pending {
+            // Right before the first wait, so that little runs between the trim and it.
+            trim_pending = false;
+            buf.release();
+            crate::sys::mem::trim_memory();
+        }
         match poll(&mut fds, timeout) {
             Ok(0) if status.is_some() => break,
             Ok(_) => {}
