@@ -59,6 +59,60 @@ fn run_detached_then_logs() {
 }
 
 #[test]
+fn logs_since_and_until_select_by_time() {
+    let root = TestRoot::with_busybox();
+    let name = unique("timed");
+    root.ok([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; sleep 1.2; echo late",
+    ]);
+    eventually("exit", Duration::from_secs(10), || {
+        inspect(&root, &name, "{{.State.Status}}") == "exited"
+    });
+    let stamped = stdout(&root.run(["logs", "-t", &name]));
+    let late_time = stamped
+        .lines()
+        .find_map(|l| l.strip_suffix(" late"))
+        .unwrap_or_else(|| panic!("no 'late' line in {stamped:?}"))
+        .to_string();
+    // An RFC 3339 time, as `-t` prints it: --since keeps lines at or after it, --until before.
+    assert_eq!(
+        stdout(&root.run(["logs", "--since", &late_time, &name])),
+        "late
+"
+    );
+    assert_eq!(
+        stdout(&root.run(["logs", "--until", &late_time, &name])),
+        "early
+"
+    );
+    // Relative durations count back from now; Unix seconds are absolute.
+    assert_eq!(
+        stdout(&root.run(["logs", "--since", "1h", &name])),
+        "early
+late
+"
+    );
+    assert_eq!(stdout(&root.run(["logs", "--since", "0s", &name])), "");
+    assert_eq!(stdout(&root.run(["logs", "--until", "10m", &name])), "");
+    assert_eq!(
+        stdout(&root.run(["logs", "--since", "1000000000", &name])),
+        "early
+late
+"
+    );
+    let bad = root.run(["logs", "--since", "yesterday", &name]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("invalid time"), "{}", stderr(&bad));
+}
+
+#[test]
 fn logs_follow_ends_when_the_container_exits() {
     let root = TestRoot::with_busybox();
     let name = unique("follow");
@@ -413,7 +467,10 @@ fn rename_pause_and_inspect() {
         71,
         "inspect resolves images too"
     );
-    root.ok(["rm", "-f", &b]);
+    // Docker scripts' `rm -fv`: berth makes no volumes, the writable layer goes with the rest.
+    let id = inspect(&root, &b, "{{.Id}}");
+    root.ok(["rm", "-fv", &b]);
+    assert!(!root.dir.join("containers").join(&id).exists());
     let out = root.ok(["container", "prune", "-f"]);
     assert!(out.contains("Total reclaimed space"), "{out}");
 }
