@@ -559,6 +559,62 @@ fn detached_terminal_attach_detach_and_reattach() {
     assert_fails(&out, 1, "You cannot attach to a stopped container");
 }
 
+/// Docker's `run -it`: Ctrl-P Ctrl-Q leaves the container running; `attach` comes back to it;
+/// with `--rm` it is removed once it exits, before `attach` returns its exit code.
+#[test]
+fn foreground_terminal_detaches_and_reattaches() {
+    use std::io::Write;
+    let root = TestRoot::with_busybox();
+    let name = unique("fg");
+    let (mut child, mut master) = spawn_on_pty(
+        &root,
+        &["run", "-it", "--rm", "--name", &name, "busybox", "sh"],
+    );
+    let mut screen = String::new();
+    // The shell's first prompt arrives: nothing the container printed before attaching is lost.
+    read_until(&mut master, "# ", &mut screen);
+    master
+        .write_all(b"echo fg-$((40+2)) > /tmp/mark; cat /tmp/mark; stty size\r")
+        .unwrap();
+    read_until(&mut master, "fg-42", &mut screen);
+    read_until(&mut master, "40 120", &mut screen);
+    master.write_all(&[0x10, 0x11]).unwrap();
+    assert_eq!(wait_bounded(&mut child, "run -it").code(), Some(0));
+    assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
+    let (mut child, mut master) = spawn_on_pty(&root, &["attach", &name]);
+    let mut screen = String::new();
+    master.write_all(b"cat /tmp/mark; exit 4\r").unwrap();
+    read_until(&mut master, "fg-42", &mut screen);
+    assert_eq!(
+        wait_bounded(&mut child, "attach").code(),
+        Some(4),
+        "{screen}"
+    );
+    eventually("removal", Duration::from_secs(10), || {
+        !root
+            .ok(["ps", "-a", "--format", "{{.Names}}"])
+            .contains(&name)
+    });
+    // Without detaching, `run -it --rm` returns the exit code after the container is gone.
+    let name = unique("fg");
+    let (mut child, mut master) = spawn_on_pty(
+        &root,
+        &["run", "-it", "--rm", "--name", &name, "busybox", "sh"],
+    );
+    let mut screen = String::new();
+    read_until(&mut master, "# ", &mut screen);
+    master.write_all(b"exit 6\r").unwrap();
+    assert_eq!(
+        wait_bounded(&mut child, "run -it").code(),
+        Some(6),
+        "{screen}"
+    );
+    assert!(!root
+        .ok(["ps", "-a", "--format", "{{.Names}}"])
+        .contains(&name));
+    assert_no_container_processes(&root);
+}
+
 /// A reboot ends every process; `system restore` brings back what the policies ask for.
 #[test]
 fn restore_after_a_reboot() {

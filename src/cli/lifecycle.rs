@@ -121,6 +121,9 @@ pub struct MonitorArgs {
     /// The container just exited with this code: apply its restart policy first.
     #[arg(long)]
     pub after_exit: Option<i32>,
+    /// fd 4 is a connected attach client (a foreground `run -it`).
+    #[arg(long)]
+    pub attached: bool,
     pub id: String,
 }
 

@@ -39,6 +39,29 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
         return Err(coded(1, "the input device is not a TTY"));
     }
     let sock = attach::connect(&container.dir)?;
+    match stream(&sock, record.config.tty, send_input)? {
+        Ended::Exit(code) => Ok(code),
+        Ended::Detached => Ok(0),
+        Ended::Closed => Ok(settle(&container)?.exit_code.unwrap_or(0)),
+    }
+}
+
+/// How an attach session ended.
+pub enum Ended {
+    /// The container exited with this code.
+    Exit(i32),
+    /// The user pressed Ctrl-P Ctrl-Q; the container runs on.
+    Detached,
+    /// The monitor closed the connection without an exit code.
+    Closed,
+}
+
+/// Copy between this terminal and a monitor's attach socket until the container exits or the
+/// user detaches: output frames to our stdout/stderr, our stdin (when `send_input`) and window
+/// size (for a `tty` container, with the terminal in raw mode) to the monitor.
+pub fn stream(sock: &std::os::fd::OwnedFd, tty: bool, send_input: bool) -> Result<Ended> {
+    let stdin = crate::sys::process::borrow_std(libc::STDIN_FILENO);
+    let stdin_tty = nix::unistd::isatty(stdin).unwrap_or(false);
     let mut winch = SigSet::empty();
     winch.add(Signal::SIGWINCH);
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&winch), None)
@@ -52,8 +75,8 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
             let _ = nix::unistd::write(sock, &attach::frame(attach::KIND_RESIZE, &p));
         }
     };
-    let _raw = if record.config.tty && stdin_tty {
-        send_size(&sock);
+    let _raw = if tty && stdin_tty {
+        send_size(sock);
         Some(RawMode::enter(stdin)?)
     } else {
         None
@@ -82,7 +105,7 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
         drop(fds);
         if ready[1] {
             while let Ok(Some(_)) = sigfd.read_signal() {}
-            send_size(&sock);
+            send_size(sock);
         }
         if ready.get(2) == Some(&true) {
             match nix::unistd::read(stdin, &mut buf) {
@@ -90,17 +113,16 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
                 Ok(n) => {
                     let (data, detach) = keys.scan(&buf[..n]);
                     if !data.is_empty() {
-                        let _ =
-                            nix::unistd::write(&sock, &attach::frame(attach::KIND_INPUT, &data));
+                        let _ = nix::unistd::write(sock, &attach::frame(attach::KIND_INPUT, &data));
                     }
                     if detach {
-                        return Ok(0);
+                        return Ok(Ended::Detached);
                     }
                 }
             }
         }
         if ready[0] {
-            match nix::unistd::read(&sock, &mut buf) {
+            match nix::unistd::read(sock, &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => inbuf.extend_from_slice(&buf[..n]),
             }
@@ -117,14 +139,14 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
                         let _ = std::io::stderr().write_all(&payload);
                     }
                     attach::KIND_EXIT if payload.len() == 4 => {
-                        return Ok(i32::from_be_bytes([
+                        return Ok(Ended::Exit(i32::from_be_bytes([
                             payload[0], payload[1], payload[2], payload[3],
-                        ]));
+                        ])));
                     }
                     _ => {}
                 }
             }
         }
     }
-    Ok(settle(&container)?.exit_code.unwrap_or(0))
+    Ok(Ended::Closed)
 }

@@ -65,6 +65,7 @@ pub fn exec(root: &Path, req: ExecRequest) -> Result<i32> {
                 attached: true,
                 log: None,
                 attach: None,
+                first_client: None,
                 trim_memory: false,
             },
         ),

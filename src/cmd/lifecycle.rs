@@ -156,7 +156,7 @@ fn start_one(root: &Path, container: &ContainerDir) -> Result<()> {
         s.stopped_by_user = false;
         s.restart_count = 0;
     })?;
-    monitor::spawn(root, container, Start::Now)
+    monitor::spawn(root, container, Start::Now, None)
 }
 
 pub fn start(root: &Path, args: &StartArgs) -> Result<i32> {

@@ -66,6 +66,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             &root,
             &args.id,
             args.after_exit,
+            args.attached,
         )),
         Command::Exec(args) => {
             let req = (*args).into_request(|k| std::env::var(k).ok())?;

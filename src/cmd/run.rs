@@ -3,6 +3,7 @@
 //! with `-d`, under a monitor of its own, printing the container's ID.
 
 use crate::cli::run::RunRequest;
+use crate::cmd::attach::Ended;
 use crate::container::lifecycle;
 use crate::container::log::LogWriter;
 use crate::container::monitor::{self, Start};
@@ -12,8 +13,10 @@ use crate::container::supervise::{self, Session};
 use crate::error::NotFound;
 use crate::image::store::Store;
 use anyhow::{anyhow, Context, Result};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use oci_spec::runtime::Spec;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     if req.tty && !req.detach && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
@@ -21,15 +24,56 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     }
     let mut created = create(root, &req)?;
     if req.detach {
-        monitor::spawn(root, &created.container, Start::Now)?;
+        monitor::spawn(root, &created.container, Start::Now, None)?;
         created.keep = true;
         println!("{}", created.container.id);
         return Ok(0);
+    }
+    if req.tty && req.interactive {
+        created.keep = true;
+        return attached(root, &created.container);
     }
     created.keep = true;
     let container = created.container.clone();
     let preloaded = created.spec.take().zip(created.record.take());
     foreground_with(root, &container, req.interactive, req.remove, preloaded)
+}
+
+/// `run -it`: the container runs under a monitor, as with `-d`, and this terminal is attached
+/// to it from the first byte, so Ctrl-P Ctrl-Q can detach and leave it running (as Docker's
+/// `run -it` does). Returns once the container has exited and its monitor has recorded that
+/// (and removed it, with `--rm`).
+fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
+    let (ours, monitors) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("create attach socket")?;
+    monitor::spawn(root, container, Start::Now, Some(monitors))?;
+    let first_start = container.load_state()?.started_at;
+    let code = match crate::cmd::attach::stream(&ours, true, true)? {
+        Ended::Detached => return Ok(0),
+        Ended::Exit(code) => Some(code),
+        Ended::Closed => None,
+    };
+    drop(ours);
+    // The monitor records the exit (and removes an --rm container) right after telling us.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let record = match container.load_state() {
+            Ok(r) => r,
+            Err(_) => return Ok(code.unwrap_or(0)),
+        };
+        // Done, or started again by its restart policy.
+        let settled =
+            record.owner.is_none() || (record.is_running() && record.started_at != first_start);
+        if settled || Instant::now() >= deadline {
+            return Ok(code.or(record.exit_code).unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// `berth create`: the container, ready to start; prints its ID.
@@ -90,6 +134,7 @@ fn foreground_with(
         attached: true,
         log: Some(&mut log),
         attach: None,
+        first_client: None,
         trim_memory: false,
     };
     let result = supervise::supervise(started.launched, session);
@@ -97,7 +142,7 @@ fn foreground_with(
     lifecycle::finish(container, &started.cgroup, started.net, code)?;
     let record = container.load_state()?;
     if lifecycle::wants_restart(&record, code) {
-        monitor::spawn(root, container, Start::AfterExit(code))?;
+        monitor::spawn(root, container, Start::AfterExit(code), None)?;
     } else if remove {
         crate::container::remove_files_soon(root, container, &record.name);
     } else {

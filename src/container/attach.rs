@@ -115,14 +115,19 @@ pub fn accept(listener: &OwnedFd) -> Option<Client> {
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
     )
     .ok()?;
-    Some(Client {
-        sock: crate::sys::process::own_fd(fd),
-        inbuf: Vec::new(),
-        closed: false,
-    })
+    Some(Client::new(crate::sys::process::own_fd(fd)))
 }
 
 impl Client {
+    /// A client on a connected, non-blocking stream socket.
+    pub fn new(sock: OwnedFd) -> Client {
+        Client {
+            sock,
+            inbuf: Vec::new(),
+            closed: false,
+        }
+    }
+
     /// Send output; false when the client is gone or too slow.
     pub fn send(&mut self, stream: log::Stream, data: &[u8]) -> bool {
         let kind = match stream {

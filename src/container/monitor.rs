@@ -21,6 +21,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const REPORT_FD: i32 = 3;
+/// With `--attached`: the first attach client, already connected (a foreground `run -it`).
+const CLIENT_FD: i32 = 4;
 
 /// When the monitor starts the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +34,14 @@ pub enum Start {
 }
 
 /// Start a monitor for `container` and wait until it reports (for `Start::Now`: until the
-/// container's command runs, or fails with its exit code).
-pub fn spawn(root: &Path, container: &ContainerDir, start: Start) -> Result<()> {
+/// container's command runs, or fails with its exit code). `client`, the monitor's end of a
+/// stream socket pair, is attached from the start, so it sees all of the container's output.
+pub fn spawn(
+    root: &Path,
+    container: &ContainerDir,
+    start: Start,
+    client: Option<OwnedFd>,
+) -> Result<()> {
     let (cli_end, monitor_end) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -51,6 +59,9 @@ pub fn spawn(root: &Path, container: &ContainerDir, start: Start) -> Result<()> 
     if let Start::AfterExit(code) = start {
         args.push(CString::new(format!("--after-exit={code}"))?);
     }
+    if client.is_some() {
+        args.push(CString::new("--attached")?);
+    }
     args.push(CString::new(container.id.as_str())?);
     let devnull = nix::fcntl::open(
         "/dev/null",
@@ -62,7 +73,19 @@ pub fn spawn(root: &Path, container: &ContainerDir, start: Start) -> Result<()> 
     match clone_fork(0, None).context("start monitor")? {
         Forked::Child => {
             let _ = nix::unistd::setsid();
-            let ok = crate::sys::process::dup_onto(monitor_end.as_fd(), REPORT_FD).is_ok()
+            // Out of the way of the numbers they go to first: a source may sit on fd 3 or 4.
+            let high = |fd: std::os::fd::BorrowedFd<'_>| {
+                nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))
+                    .ok()
+                    .map(crate::sys::process::own_fd)
+            };
+            let report = high(monitor_end.as_fd());
+            let first = client.as_ref().map(|c| high(c.as_fd()));
+            let onto = |fd: Option<OwnedFd>, target| {
+                fd.is_some_and(|fd| crate::sys::process::dup_onto(fd.as_fd(), target).is_ok())
+            };
+            let ok = onto(report, REPORT_FD)
+                && first.is_none_or(|fd| onto(fd, CLIENT_FD))
                 && nix::unistd::dup2_stdin(&devnull).is_ok()
                 && nix::unistd::dup2_stdout(&devnull).is_ok()
                 && nix::unistd::dup2_stderr(&devnull).is_ok();
@@ -74,6 +97,7 @@ pub fn spawn(root: &Path, container: &ContainerDir, start: Start) -> Result<()> 
         Forked::Parent { .. } => {}
     }
     drop(monitor_end);
+    drop(client);
     let mut buf = [0u8; 4096];
     let n = recv(cli_end.as_raw_fd(), &mut buf, MsgFlags::empty()).context("wait for monitor")?;
     match &buf[..n] {
@@ -95,7 +119,7 @@ fn report(fd: &Option<OwnedFd>, msg: &[u8]) {
 }
 
 /// The monitor's life; returns its exit code.
-pub fn main(root: &Path, id: &str, after_exit: Option<i32>) -> i32 {
+pub fn main(root: &Path, id: &str, after_exit: Option<i32>, attached: bool) -> i32 {
     let _ = nix::sys::prctl::set_name(c"berth-monitor");
     // fd 3 is the report socket when the CLI waits for us.
     let report_fd = nix::fcntl::fcntl(
@@ -105,8 +129,20 @@ pub fn main(root: &Path, id: &str, after_exit: Option<i32>) -> i32 {
     .ok()
     .map(|_| crate::sys::process::own_fd(REPORT_FD));
     let mut report_fd = report_fd;
+    let mut client = attached.then(|| {
+        let fd = crate::sys::process::own_fd(CLIENT_FD);
+        let _ = nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        let _ = nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+        super::attach::Client::new(fd)
+    });
     let container = ContainerDir::new(root, id);
-    match run(&container, after_exit, &mut report_fd) {
+    match run(&container, after_exit, &mut report_fd, &mut client) {
         Ok(()) => 0,
         Err(e) => {
             let code = crate::error::exit_code(&e);
@@ -122,6 +158,7 @@ fn run(
     container: &ContainerDir,
     after_exit: Option<i32>,
     report_fd: &mut Option<OwnedFd>,
+    client: &mut Option<super::attach::Client>,
 ) -> Result<()> {
     let record = container.load_state()?;
     let mut log = LogWriter::open(
@@ -179,6 +216,7 @@ fn run(
             attached: false,
             log: Some(&mut log),
             attach: listener,
+            first_client: client.take(),
             trim_memory: true,
         };
         let code = supervise::supervise(started.launched, session).unwrap_or(137);

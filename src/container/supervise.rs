@@ -86,6 +86,8 @@ pub struct Session<'a> {
     pub log: Option<&'a mut LogWriter>,
     /// A listening socket for `berth attach` clients (a monitor's), non-blocking.
     pub attach: Option<OwnedFd>,
+    /// A client attached from the start (a foreground `run -it` through a monitor).
+    pub first_client: Option<attach::Client>,
     /// Give back startup memory before waiting (a long-lived monitor).
     pub trim_memory: bool,
 }
@@ -150,7 +152,7 @@ pub fn supervise(launched: Launched, mut session: Session<'_>) -> Result<i32> {
     let mut buf = crate::sys::mem::PageBuffer::new(64 * 1024).context("allocate a buffer")?;
     let mut status: Option<i32> = None;
     let mut drain_deadline: Option<Instant> = None;
-    let mut clients: Vec<attach::Client> = Vec::new();
+    let mut clients: Vec<attach::Client> = session.first_client.take().into_iter().collect();
     let mut trim_pending = session.trim_memory;
 
     loop {

@@ -173,8 +173,21 @@ impl Netlink {
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
         ]));
-        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
-            .with_context(|| format!("create veth pair {host}"))?;
+        match self.request(
+            RouteNetlinkMessage::NewLink(msg.clone()),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ) {
+            Err(e) if is_errno(&e, libc::EEXIST) => {
+                // The name is this container's own: a link left by its previous run, whose
+                // namespace the kernel is still tearing down in the background (network
+                // namespaces are destroyed asynchronously, and their veths with them). Delete
+                // it and create ours.
+                self.delete_link(host)?;
+                self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+            }
+            other => other,
+        }
+        .with_context(|| format!("create veth pair {host}"))?;
         Ok(())
     }
 
