@@ -436,6 +436,12 @@ fn interactive_terminal() {
         screen.contains("33 101"),
         "window size not passed on: {screen}"
     );
+    // Ctrl-C reaches the container: it interrupts a long sleep, the shell prompts again.
+    master.write_all(b"sleep 60\r").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(&[0x03]).unwrap();
+    master.write_all(b"echo back-$((1+1))\r").unwrap();
+    wait_for(&mut master, "back-2", &mut screen);
     master.write_all(b"exit 5\r").unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(5), "{screen}");
