@@ -475,83 +475,24 @@ fn rename_pause_and_inspect() {
     assert!(out.contains("Total reclaimed space"), "{out}");
 }
 
-/// Run `berth ARGS` on a new pty; returns the child and the master side.
-fn spawn_on_pty(root: &TestRoot, args: &[&str]) -> (std::process::Child, std::fs::File) {
-    let ws = nix::pty::Winsize {
-        ws_row: 40,
-        ws_col: 120,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let child = root
-        .berth(args)
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
-    (child, std::fs::File::from(pty.master))
-}
-
-/// Read from a pty master until `needle` shows up (bounded).
-fn read_until(master: &mut std::fs::File, needle: &str, screen: &mut String) {
-    use std::io::Read;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !screen.contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "never saw {needle:?} in {screen:?}"
-        );
-        let mut fds = [nix::poll::PollFd::new(
-            std::os::fd::AsFd::as_fd(master),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap() > 0 {
-            let mut buf = [0u8; 4096];
-            let n = master.read(&mut buf).unwrap_or(0);
-            screen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
-}
-
-fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "{what} did not end");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn detached_terminal_attach_detach_and_reattach() {
-    use std::io::Write;
     let root = TestRoot::with_busybox();
     let name = unique("tty");
     root.ok(["run", "-dit", "--name", &name, "busybox", "sh"]);
-    let (mut child, mut master) = spawn_on_pty(&root, &["attach", &name]);
-    let mut screen = String::new();
-    master.write_all(b"echo hi-$((40+2)); stty size\r").unwrap();
-    read_until(&mut master, "hi-42", &mut screen);
-    read_until(&mut master, "40 120", &mut screen);
+    let mut term = OnPty::spawn(&root, &["attach", &name], 40, 120);
+    term.type_keys(b"echo hi-$((40+2)); stty size\r");
+    term.read_until("hi-42");
+    term.read_until("40 120");
     // Ctrl-P Ctrl-Q detaches: attach ends, the container keeps running.
-    master.write_all(&[0x10, 0x11]).unwrap();
-    assert_eq!(wait_bounded(&mut child, "attach").code(), Some(0));
+    term.type_keys(&[0x10, 0x11]);
+    assert_eq!(term.wait().code(), Some(0));
     assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
-    let (mut child, mut master) = spawn_on_pty(&root, &["attach", &name]);
-    let mut screen = String::new();
-    master.write_all(b"echo again\r").unwrap();
-    read_until(&mut master, "again", &mut screen);
-    master.write_all(b"exit 3\r").unwrap();
-    assert_eq!(
-        wait_bounded(&mut child, "attach").code(),
-        Some(3),
-        "{screen}"
-    );
+    let mut term = OnPty::spawn(&root, &["attach", &name], 40, 120);
+    term.type_keys(b"echo again\r");
+    term.read_until("again");
+    term.type_keys(b"exit 3\r");
+    assert_eq!(term.wait().code(), Some(3), "{}", term.screen);
     eventually("exited", Duration::from_secs(10), || {
         inspect(&root, &name, "{{.State.ExitCode}} {{.State.Status}}") == "3 exited"
     });
@@ -563,33 +504,22 @@ fn detached_terminal_attach_detach_and_reattach() {
 /// with `--rm` it is removed once it exits, before `attach` returns its exit code.
 #[test]
 fn foreground_terminal_detaches_and_reattaches() {
-    use std::io::Write;
     let root = TestRoot::with_busybox();
     let name = unique("fg");
-    let (mut child, mut master) = spawn_on_pty(
-        &root,
-        &["run", "-it", "--rm", "--name", &name, "busybox", "sh"],
-    );
-    let mut screen = String::new();
+    let run_it = ["run", "-it", "--rm", "--name", &name, "busybox", "sh"];
+    let mut term = OnPty::spawn(&root, &run_it, 40, 120);
     // The shell's first prompt arrives: nothing the container printed before attaching is lost.
-    read_until(&mut master, "# ", &mut screen);
-    master
-        .write_all(b"echo fg-$((40+2)) > /tmp/mark; cat /tmp/mark; stty size\r")
-        .unwrap();
-    read_until(&mut master, "fg-42", &mut screen);
-    read_until(&mut master, "40 120", &mut screen);
-    master.write_all(&[0x10, 0x11]).unwrap();
-    assert_eq!(wait_bounded(&mut child, "run -it").code(), Some(0));
+    term.read_until("# ");
+    term.type_keys(b"echo fg-$((40+2)) > /tmp/mark; cat /tmp/mark; stty size\r");
+    term.read_until("fg-42");
+    term.read_until("40 120");
+    term.type_keys(&[0x10, 0x11]);
+    assert_eq!(term.wait().code(), Some(0));
     assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
-    let (mut child, mut master) = spawn_on_pty(&root, &["attach", &name]);
-    let mut screen = String::new();
-    master.write_all(b"cat /tmp/mark; exit 4\r").unwrap();
-    read_until(&mut master, "fg-42", &mut screen);
-    assert_eq!(
-        wait_bounded(&mut child, "attach").code(),
-        Some(4),
-        "{screen}"
-    );
+    let mut term = OnPty::spawn(&root, &["attach", &name], 40, 120);
+    term.type_keys(b"cat /tmp/mark; exit 4\r");
+    term.read_until("fg-42");
+    assert_eq!(term.wait().code(), Some(4), "{}", term.screen);
     eventually("removal", Duration::from_secs(10), || {
         !root
             .ok(["ps", "-a", "--format", "{{.Names}}"])
@@ -597,18 +527,11 @@ fn foreground_terminal_detaches_and_reattaches() {
     });
     // Without detaching, `run -it --rm` returns the exit code after the container is gone.
     let name = unique("fg");
-    let (mut child, mut master) = spawn_on_pty(
-        &root,
-        &["run", "-it", "--rm", "--name", &name, "busybox", "sh"],
-    );
-    let mut screen = String::new();
-    read_until(&mut master, "# ", &mut screen);
-    master.write_all(b"exit 6\r").unwrap();
-    assert_eq!(
-        wait_bounded(&mut child, "run -it").code(),
-        Some(6),
-        "{screen}"
-    );
+    let run_it = ["run", "-it", "--rm", "--name", &name, "busybox", "sh"];
+    let mut term = OnPty::spawn(&root, &run_it, 40, 120);
+    term.read_until("# ");
+    term.type_keys(b"exit 6\r");
+    assert_eq!(term.wait().code(), Some(6), "{}", term.screen);
     assert!(!root
         .ok(["ps", "-a", "--format", "{{.Names}}"])
         .contains(&name));

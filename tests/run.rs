@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -390,71 +389,25 @@ fn tty_without_a_terminal_is_refused() {
 #[test]
 fn interactive_terminal() {
     let root = TestRoot::with_busybox();
-    let ws = nix::pty::Winsize {
-        ws_row: 33,
-        ws_col: 101,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
-    let before = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
-    let slave = std::fs::File::from(pty.slave.try_clone().unwrap());
-    let mut child = root
-        .berth(["run", "-it", "--rm", "busybox", "sh"])
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
-    let mut master = std::fs::File::from(pty.master);
-    let mut screen = String::new();
-    let wait_for = |master: &mut std::fs::File, needle: &str, screen: &mut String| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !screen.contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "never saw {needle:?} in {screen:?}"
-            );
-            let mut fds = [nix::poll::PollFd::new(
-                std::os::fd::AsFd::as_fd(master),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap() > 0 {
-                let mut buf = [0u8; 4096];
-                let n = master.read(&mut buf).unwrap_or(0);
-                screen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        }
-    };
-    wait_for(&mut master, "# ", &mut screen);
-    master
-        .write_all(b"tty; stty size; echo $((6*7))\r")
-        .unwrap();
-    wait_for(&mut master, "42", &mut screen);
-    assert!(screen.contains("/dev/pts/0"), "{screen}");
+    let mut term = OnPty::spawn(&root, &["run", "-it", "--rm", "busybox", "sh"], 33, 101);
+    term.read_until("# ");
+    term.type_keys(b"tty; stty size; echo $((6*7))\r");
+    term.read_until("42");
+    assert!(term.screen.contains("/dev/pts/0"), "{}", term.screen);
     assert!(
-        screen.contains("33 101"),
-        "window size not passed on: {screen}"
+        term.screen.contains("33 101"),
+        "window size not passed on: {}",
+        term.screen
     );
     // Ctrl-C reaches the container: it interrupts a long sleep, the shell prompts again.
-    master.write_all(b"sleep 60\r").unwrap();
+    term.type_keys(b"sleep 60\r");
     std::thread::sleep(Duration::from_millis(300));
-    master.write_all(&[0x03]).unwrap();
-    master.write_all(b"echo back-$((1+1))\r").unwrap();
-    wait_for(&mut master, "back-2", &mut screen);
-    master.write_all(b"exit 5\r").unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(5), "{screen}");
-    let after = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
-    assert_eq!(
-        before.local_flags, after.local_flags,
-        "terminal mode not restored"
-    );
-    assert_eq!(
-        before.input_flags, after.input_flags,
-        "terminal mode not restored"
-    );
-    let _ = master.as_raw_fd();
+    term.type_keys(&[0x03]);
+    term.type_keys(b"echo back-$((1+1))\r");
+    term.read_until("back-2");
+    term.type_keys(b"exit 5\r");
+    assert_eq!(term.wait().code(), Some(5), "{}", term.screen);
+    term.assert_mode_restored();
 }
 
 #[test]

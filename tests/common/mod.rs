@@ -231,3 +231,106 @@ pub fn assert_fails(out: &Output, code: i32, needle: &str) {
         "error is not one line: {err}"
     );
 }
+
+/// A berth command on a new pseudo-terminal, as on a user's terminal: what it prints
+/// accumulates in `screen`.
+pub struct OnPty {
+    pub child: std::process::Child,
+    pub master: std::fs::File,
+    slave: std::os::fd::OwnedFd,
+    /// The terminal's settings before the command started.
+    pub initial: nix::sys::termios::Termios,
+    pub screen: String,
+}
+
+impl OnPty {
+    pub fn spawn(root: &TestRoot, args: &[&str], rows: u16, cols: u16) -> OnPty {
+        let ws = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+        let initial = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+        let slave = std::fs::File::from(pty.slave.try_clone().unwrap());
+        let child = root
+            .berth(args)
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .unwrap();
+        OnPty {
+            child,
+            master: std::fs::File::from(pty.master),
+            slave: pty.slave,
+            initial,
+            screen: String::new(),
+        }
+    }
+
+    /// Type `keys`.
+    pub fn type_keys(&mut self, keys: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// Read until `needle` shows up on the screen (bounded: 10 s).
+    pub fn read_until(&mut self, needle: &str) {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.screen.contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw {needle:?} in {:?}",
+                self.screen
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(&self.master),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap() > 0 {
+                let mut buf = [0u8; 4096];
+                let n = self.master.read(&mut buf).unwrap_or(0);
+                self.screen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    }
+
+    /// Wait (bounded: 10 s) for the command to end.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command on the terminal did not end; screen: {:?}",
+                self.screen
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the terminal is back in the mode it had before the command.
+    pub fn assert_mode_restored(&self) {
+        let now = nix::sys::termios::tcgetattr(&self.slave).unwrap();
+        assert_eq!(
+            self.initial.local_flags, now.local_flags,
+            "terminal mode not restored"
+        );
+        assert_eq!(
+            self.initial.input_flags, now.input_flags,
+            "terminal mode not restored"
+        );
+    }
+}
+
+impl Drop for OnPty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
