@@ -1,8 +1,7 @@
 //! `berth exec`: flags, and their validation into an [`ExecRequest`].
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
@@ -13,24 +12,8 @@ pub struct ExecArgs {
     /// Detached mode: run command in the background
     #[arg(short, long)]
     pub detach: bool,
-    /// Keep STDIN open even if not attached
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short, long)]
-    pub tty: bool,
-    /// Set environment variables
-    #[arg(short, long = "env", value_name = "K=V")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Vec<PathBuf>,
-    /// Working directory inside the container
-    #[arg(short, long, value_name = "DIR")]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    pub user: Option<String>,
+    #[command(flatten)]
+    pub process: super::run::ProcessFlags,
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
@@ -65,24 +48,16 @@ pub struct ExecRequest {
 impl ExecArgs {
     /// Validate the flags. `lookup` reads the caller's environment (for `-e NAME`).
     pub fn into_request(self, lookup: impl Fn(&str) -> Option<String>) -> Result<ExecRequest> {
-        let env = super::run::env_from_flags(&self.env_file, &self.env, &lookup)?;
-        if let Some(dir) = &self.workdir {
-            if !dir.starts_with('/') {
-                bail!("the working directory '{dir}' is invalid, it needs to be an absolute path");
-            }
-        }
-        if let Some(user) = &self.user {
-            super::run::validate_user(user)?;
-        }
+        let env = self.process.validate(&lookup)?;
         Ok(ExecRequest {
             container: self.container,
             args: self.args,
             detach: self.detach,
-            interactive: self.interactive,
-            tty: self.tty,
+            interactive: self.process.interactive,
+            tty: self.process.tty,
             env,
-            workdir: self.workdir,
-            user: self.user,
+            workdir: self.process.workdir,
+            user: self.process.user,
             privileged: self.privileged,
         })
     }

@@ -24,27 +24,11 @@ pub struct RunArgs {
     /// Log driver options (max-size=SIZE, max-file=N)
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opt: Vec<String>,
-    /// Keep STDIN open even if not attached
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short, long)]
-    pub tty: bool,
+    #[command(flatten)]
+    pub process: ProcessFlags,
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
-    /// Set environment variables
-    #[arg(short, long = "env", value_name = "K=V")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Vec<PathBuf>,
-    /// Working directory inside the container
-    #[arg(short, long, value_name = "DIR")]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    pub user: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long, value_name = "CMD")]
     pub entrypoint: Option<String>,
@@ -107,13 +91,34 @@ pub struct RunRequest {
     pub net_flags: NetFlags,
 }
 
-impl RunArgs {
-    /// Validate the flags. `lookup` reads the caller's environment (for `-e NAME`).
-    pub fn into_request(self, lookup: impl Fn(&str) -> Option<String>) -> Result<RunRequest> {
-        let env = env_from_flags(&self.env_file, &self.env, &lookup)?;
-        if let Some(name) = &self.name {
-            validate_name(name)?;
-        }
+/// The flags `run` and `exec` share: how the process runs.
+#[derive(Debug, Args)]
+pub struct ProcessFlags {
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+}
+
+impl ProcessFlags {
+    /// Check the working directory and user; returns the environment the flags give
+    /// (`lookup` reads the caller's, for `-e NAME`).
+    pub fn validate(&self, lookup: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
+        let env = env_from_flags(&self.env_file, &self.env, lookup)?;
         if let Some(dir) = &self.workdir {
             if !dir.starts_with('/') {
                 bail!("the working directory '{dir}' is invalid, it needs to be an absolute path");
@@ -121,6 +126,17 @@ impl RunArgs {
         }
         if let Some(user) = &self.user {
             validate_user(user)?;
+        }
+        Ok(env)
+    }
+}
+
+impl RunArgs {
+    /// Validate the flags. `lookup` reads the caller's environment (for `-e NAME`).
+    pub fn into_request(self, lookup: impl Fn(&str) -> Option<String>) -> Result<RunRequest> {
+        let env = self.process.validate(&lookup)?;
+        if let Some(name) = &self.name {
+            validate_name(name)?;
         }
         if let Some(host) = &self.hostname {
             validate_hostname(host)?;
@@ -161,11 +177,11 @@ impl RunArgs {
             args: self.args,
             name: self.name,
             remove: self.rm,
-            interactive: self.interactive,
-            tty: self.tty,
+            interactive: self.process.interactive,
+            tty: self.process.tty,
             env,
-            workdir: self.workdir,
-            user: self.user,
+            workdir: self.process.workdir,
+            user: self.process.user,
             entrypoint: self.entrypoint,
             hostname: self.hostname,
             network,
