@@ -332,12 +332,90 @@ fn assert_no_container_processes(root: &TestRoot) {
     });
 }
 
+/// Where a container's cgroup can be (hybrid hosts: the cgroup2 tree under unified/).
+fn cgroup_dirs(id: &str) -> Vec<std::path::PathBuf> {
+    ["unified", ""]
+        .iter()
+        .map(|h| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(h)
+                .join("berth")
+                .join(id)
+        })
+        .collect()
+}
+
+/// `kill -9` of the CLI during `run -d`: where it stopped decides what remains, never an orphan.
+/// strace(1) delivers the SIGKILL at an exact system call: before the monitor is started (the
+/// record exists, nothing runs: the next command removes it and frees the name), and while the
+/// CLI waits for the monitor's report (the monitor carries on: a normal running container).
+#[test]
+fn a_killed_cli_during_run_d_leaves_no_orphan() {
+    let root = TestRoot::with_busybox();
+    let name = unique("cut");
+    let killed_at = |syscall: &str| {
+        let out = std::process::Command::new("strace")
+            .args(["-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("inject={syscall}:signal=KILL:when=1"))
+            .arg(BERTH)
+            .arg("--root")
+            .arg(&root.dir)
+            .args(["run", "-d", "--name", &name, "busybox", "sleep", "60"])
+            .output()
+            .expect("strace (scripts/setup installs it)");
+        // strace ends the way its tracee did: killed by SIGKILL.
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(9),
+            "the CLI was not killed: {out:?}"
+        );
+    };
+    // Before the monitor exists: the half-made record goes at the next command.
+    killed_at("clone3");
+    assert!(
+        !root.files_under("containers").is_empty(),
+        "the kill came after the record was written"
+    );
+    assert_eq!(root.ok(["ps", "-aq"]), "");
+    assert!(root.files_under("containers").is_empty());
+    // The name is free again; this time the CLI dies waiting for the monitor's report.
+    killed_at("recvfrom");
+    eventually("the container runs", Duration::from_secs(10), || {
+        inspect(&root, &name, "{{.State.Status}}") == "running"
+    });
+    assert_eq!(root.ok(["ps", "-q"]).lines().count(), 1);
+    root.ok(["rm", "-f", &name]);
+    assert!(root.files_under("containers").is_empty());
+    assert_no_container_processes(&root);
+}
+
 #[test]
 fn a_killed_monitor_leaves_an_exited_container() {
     let root = TestRoot::with_busybox();
     let name = unique("orphan");
-    root.ok(["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    root.ok([
+        "run", "-d", "--name", &name, "-p", "18097:80", "busybox", "sleep", "60",
+    ]);
     let id = inspect(&root, &name, "{{.Id}}");
+    let address = inspect(&root, &name, "{{.NetworkSettings.IPAddress}}");
+    assert!(address.starts_with("10.89."), "{address}");
+    assert_eq!(
+        inspect(&root, &name, "{{json .HostConfig.PortBindings}}"),
+        r#"{"80/tcp":[{"HostIp":"","HostPort":"18097"}]}"#
+    );
+    assert_eq!(
+        inspect(&root, &name, "{{json .NetworkSettings.Ports}}"),
+        r#"{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"18097"}]}"#
+    );
+    let table = || {
+        let out = std::process::Command::new("nft")
+            .args(["list", "table", "ip", "berth"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(table().contains("18097"), "{}", table());
+    assert!(cgroup_dirs(&id).iter().any(|d| d.exists()));
     let state: serde_json::Value = serde_json::from_slice(
         &std::fs::read(root.dir.join("containers").join(&id).join("state.json")).unwrap(),
     )
@@ -353,6 +431,12 @@ fn a_killed_monitor_leaves_an_exited_container() {
             .lines()
             .any(|l| l.contains(&name) && l.contains("Exited"))
     });
+    // That command also released the container's published port, address and cgroup.
+    assert!(!table().contains("18097"), "{}", table());
+    assert!(!root.ok(["network", "inspect", "bridge"]).contains(&address));
+    for dir in cgroup_dirs(&id) {
+        assert!(!dir.exists(), "cgroup left: {}", dir.display());
+    }
     root.ok(["rm", &name]);
     assert_eq!(root.ok(["ps", "-aq"]), "");
     assert_no_container_processes(&root);

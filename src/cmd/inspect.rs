@@ -133,7 +133,7 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
         "Platform": "linux",
         "HostConfig": {
             "NetworkMode": network,
-            "PortBindings": {},
+            "PortBindings": port_bindings(&s.config.net),
             "RestartPolicy": s.config.restart,
             "AutoRemove": s.config.auto_remove,
             "LogConfig": {
@@ -170,13 +170,100 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
             "Labels": labels,
             "StopSignal": s.config.stop_signal,
         },
-        "NetworkSettings": {
-            "Networks": { network.clone(): {"IPAddress": "", "Gateway": "", "MacAddress": ""} },
-            "Ports": {},
-            "IPAddress": "",
-            "Gateway": "",
-        },
+        "NetworkSettings": network_settings(c, &network, running, &exposed),
     }))
+}
+
+/// `HostConfig.PortBindings`: the `-p` flags as asked (a range is one entry per port; an
+/// ephemeral host port is `""`).
+fn port_bindings(flags: &crate::container::state::NetFlags) -> Value {
+    let mut out = serde_json::Map::new();
+    let Ok(opts) = flags.parse() else {
+        return Value::Object(out);
+    };
+    for spec in &opts.publish {
+        for (i, ctr) in (spec.ctr_ports.0..=spec.ctr_ports.1).enumerate() {
+            let host = spec
+                .host_ports
+                .map(|(first, _)| (first as usize + i).to_string())
+                .unwrap_or_default();
+            let key = format!("{ctr}/{}", spec.proto.name());
+            let binding = json!({
+                "HostIp": spec.host_ip.map(|a| a.to_string()).unwrap_or_default(),
+                "HostPort": host,
+            });
+            match out.entry(key).or_insert_with(|| json!([])) {
+                Value::Array(list) => list.push(binding),
+                other => *other = json!([binding]),
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// `NetworkSettings`: each network's address, gateway and MAC while the container runs, and
+/// its ports (published ones with their host side, exposed ones as null). As in Docker, the
+/// top-level address fields are the default bridge's.
+fn network_settings(c: &ContainerDir, mode: &str, running: bool, exposed: &Value) -> Value {
+    let root = c.root();
+    let record = running
+        .then(|| crate::net::store::NetStore::new(&root).load_record(&c.id))
+        .and_then(|r| r.ok().flatten());
+    let store = crate::net::store::NetStore::new(&root);
+    let mut networks = serde_json::Map::new();
+    let mut top = json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0});
+    for ep in record.iter().flat_map(|r| &r.endpoints) {
+        let net = store.load_network(&ep.network).ok().flatten();
+        let mac = crate::net::link::mac_for(ep.addr)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let entry = json!({
+            "NetworkID": net.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
+            "IPAddress": ep.addr.to_string(),
+            "IPPrefixLen": net.as_ref().map(|n| n.prefix).unwrap_or(0),
+            "Gateway": net.as_ref().map(|n| n.gateway.to_string()).unwrap_or_default(),
+            "MacAddress": mac,
+        });
+        if ep.network == crate::net::DEFAULT_NETWORK {
+            for key in ["IPAddress", "Gateway", "MacAddress", "IPPrefixLen"] {
+                top[key] = entry[key].clone();
+            }
+        }
+        networks.insert(ep.network.clone(), entry);
+    }
+    if networks.is_empty() && !mode.starts_with("container:") {
+        networks.insert(
+            mode.to_string(),
+            json!({"NetworkID": "", "IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""}),
+        );
+    }
+    let mut ports = serde_json::Map::new();
+    if running {
+        if let Value::Object(exposed) = exposed {
+            for key in exposed.keys() {
+                ports.insert(key.clone(), Value::Null);
+            }
+        }
+        for p in record.iter().flat_map(|r| &r.published) {
+            let key = format!("{}/{}", p.ctr_port, p.proto.name());
+            let binding =
+                json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
+            match ports.entry(key).or_insert(Value::Null) {
+                Value::Array(list) => list.push(binding),
+                other => *other = json!([binding]),
+            }
+        }
+    }
+    json!({
+        "Networks": networks,
+        "Ports": ports,
+        "IPAddress": top["IPAddress"],
+        "IPPrefixLen": top["IPPrefixLen"],
+        "Gateway": top["Gateway"],
+        "MacAddress": top["MacAddress"],
+    })
 }
 
 /// The image's config section as image inspect shows it (for ExposedPorts, Labels).
