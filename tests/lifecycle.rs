@@ -114,6 +114,7 @@ late
 
 #[test]
 fn logs_follow_ends_when_the_container_exits() {
+    use std::io::BufRead;
     let root = TestRoot::with_busybox();
     let name = unique("follow");
     root.ok([
@@ -124,13 +125,39 @@ fn logs_follow_ends_when_the_container_exits() {
         "busybox",
         "sh",
         "-c",
-        "for i in 1 2 3; do echo line$i; sleep 0.3; done",
+        "mkfifo /tmp/go; echo line1; read go < /tmp/go; echo line2; echo line3",
     ]);
-    let start = Instant::now();
-    let out = root.berth(["logs", "-f", &name]).output().unwrap();
-    assert_ok(&out);
-    assert_eq!(stdout(&out), "line1\nline2\nline3\n");
-    assert!(start.elapsed() < Duration::from_secs(10));
+    let mut follow = root
+        .berth(["logs", "-f", &name])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(10)).ok();
+    // Lines come as the container writes them, while it runs.
+    assert_eq!(next().as_deref(), Some("line1"));
+    assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
+    assert!(follow.try_wait().unwrap().is_none(), "-f ended early");
+    root.ok(["exec", &name, "sh", "-c", "echo > /tmp/go"]);
+    assert_eq!(next().as_deref(), Some("line2"));
+    assert_eq!(next().as_deref(), Some("line3"));
+    // And it ends when the container exits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "logs -f did not end at exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert_eq!(next(), None);
 }
 
 #[test]

@@ -583,3 +583,93 @@ fn detached_web_server_edited_through_exec() {
     root.ok(["rm", "-f", &name]);
     assert!(try_get("127.0.0.1:8088").is_err());
 }
+
+/// A client in a network namespace of its own, joined to the test's by a veth pair
+/// (192.168.77.2 there, 192.168.77.1 here): a machine on the host's network, as far as the
+/// host can tell. Killed (and its namespace gone with it) on drop.
+struct OutsideClient {
+    holder: Child,
+}
+
+impl OutsideClient {
+    fn new() -> OutsideClient {
+        let holder = Command::new("unshare")
+            .args(["--net", "sleep", "60"])
+            .spawn()
+            .expect("unshare");
+        let pid = holder.id().to_string();
+        let client = OutsideClient { holder };
+        // The namespace exists once unshare has exec'd sleep.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| !p.ends_with("sleep"))
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "unshare did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().unwrap();
+            assert!(out.status.success(), "ip {args:?}: {out:?}");
+        };
+        ip(&[
+            "link", "add", "xcl0", "type", "veth", "peer", "name", "xcl1", "netns", &pid,
+        ]);
+        ip(&["addr", "add", "192.168.77.1/24", "dev", "xcl0"]);
+        ip(&["link", "set", "xcl0", "up"]);
+        for args in [
+            &["ip", "link", "set", "lo", "up"][..],
+            &["ip", "addr", "add", "192.168.77.2/24", "dev", "xcl1"],
+            &["ip", "link", "set", "xcl1", "up"],
+        ] {
+            let out = client.run(args);
+            assert!(out.status.success(), "{args:?}: {out:?}");
+        }
+        client
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsenter")
+            .args(["-t", &self.holder.id().to_string(), "-n", "--"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for OutsideClient {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// Through a published port, the container sees the real address of a client from outside
+/// (kernel DNAT, no proxy in between), as Docker shows it.
+#[test]
+fn a_published_port_shows_the_real_client_address() {
+    let root = TestRoot::with_busybox();
+    let cgi = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho client=$REMOTE_ADDR\\n' > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www";
+    let _web = Running::start(&root, &["-p", "8090:80", "busybox", "sh", "-c", cgi]);
+    assert_eq!(http_get("127.0.0.1:8090"), PAGE);
+    let outside = OutsideClient::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let out = outside.run(&[
+            "busybox",
+            "wget",
+            "-q",
+            "-O-",
+            "http://192.168.77.1:8090/cgi-bin/ip",
+        ]);
+        if out.status.success() || Instant::now() > deadline {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // httpd listens on a dual-stack socket: the address comes IPv4-mapped.
+    assert!(
+        ["client=192.168.77.2", "client=[::ffff:192.168.77.2]"].contains(&body.trim()),
+        "{body}"
+    );
+}
