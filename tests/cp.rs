@@ -760,6 +760,15 @@ fn cve_2018_15664_symlink_swap_race() {
     std::fs::create_dir_all(&local).unwrap();
     std::fs::write(local.join("hf"), "hf\n").unwrap();
     let hf = local.join("hf").to_str().unwrap().to_string();
+    // When /w/d points at `/`, an escape would write the host's /hf or /secret.
+    let host_root_files = [std::path::Path::new("/hf"), std::path::Path::new("/secret")];
+    for f in host_root_files {
+        assert!(
+            !f.exists(),
+            "{} exists already: the test could not tell",
+            f.display()
+        );
+    }
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut rounds = 0;
     while Instant::now() < deadline {
@@ -776,6 +785,9 @@ fn cve_2018_15664_symlink_swap_race() {
         assert!(!String::from_utf8_lossy(&r2.stdout).contains(SECRET));
         let _ = r;
         canary.check();
+        for f in host_root_files {
+            assert!(!f.exists(), "cp wrote the host's {}", f.display());
+        }
         rounds += 1;
     }
     assert!(rounds > 5, "too few rounds to mean anything: {rounds}");
