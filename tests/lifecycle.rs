@@ -709,3 +709,165 @@ fn restore_after_a_reboot() {
         "{running}"
     );
 }
+
+/// The verbs and flags scripts use beyond the basics: create/start, restart, ps's selection
+/// flags and filters, container inspect, generated names, ambiguous prefixes, and `run -d`
+/// reporting an exec failure or removing an `--rm` container.
+#[test]
+fn verbs_and_flags_scripts_rely_on() {
+    let root = TestRoot::with_busybox();
+    // create, then start: Created, then running; a generated adjective_noun name.
+    let id = root
+        .ok(["create", "busybox", "sleep", "30"])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    let generated = inspect(&root, &id, "{{.Name}}");
+    let generated = generated.trim_start_matches('/');
+    let (adjective, noun) = generated.split_once('_').unwrap();
+    assert!(
+        !adjective.is_empty()
+            && !noun.is_empty()
+            && generated
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'),
+        "{generated}"
+    );
+    assert_eq!(inspect(&root, &id, "{{.State.Status}}"), "created");
+    assert_eq!(
+        inspect(&root, &id, "{{.State.StartedAt}}"),
+        "0001-01-01T00:00:00Z"
+    );
+    root.ok(["start", generated]);
+    assert_eq!(
+        inspect(&root, generated, "{{.State.Status}} {{.State.Running}}"),
+        "running true"
+    );
+    // restart: a new process and start time.
+    let (pid, started) = (
+        inspect(&root, &id, "{{.State.Pid}}"),
+        inspect(&root, &id, "{{.State.StartedAt}}"),
+    );
+    root.ok(["restart", "-t", "1", &id[..12]]);
+    assert_eq!(inspect(&root, &id, "{{.State.Status}}"), "running");
+    assert_ne!(inspect(&root, &id, "{{.State.Pid}}"), pid);
+    assert_ne!(inspect(&root, &id, "{{.State.StartedAt}}"), started);
+    // A second container, exited; ps -n/-l/--no-trunc and filters pick as Docker's do.
+    let done = unique("done");
+    root.ok(["run", "--name", &done, "busybox", "true"]);
+    assert_eq!(root.ok(["ps", "-q"]).trim(), &id[..12]);
+    assert_eq!(root.ok(["ps", "-l", "--format", "{{.Names}}"]).trim(), done);
+    assert_eq!(
+        root.ok(["ps", "-n", "1", "--format", "{{.Names}}"]).trim(),
+        done
+    );
+    assert_eq!(root.ok(["ps", "-a", "-n", "2", "-q"]).lines().count(), 2);
+    assert_eq!(root.ok(["ps", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(
+        root.ok([
+            "ps",
+            "-a",
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.Names}}"
+        ])
+        .trim(),
+        done
+    );
+    assert_eq!(
+        root.ok(["ps", "-a", "--filter", "ancestor=busybox", "-q"])
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(
+        root.ok(["ps", "-a", "--filter", "ancestor=other", "-q"]),
+        ""
+    );
+    // container inspect: containers only; FinishedAt of the exited one is an RFC 3339 time.
+    let doc: serde_json::Value =
+        serde_json::from_str(&root.ok(["container", "inspect", &done])).unwrap();
+    let finished = doc[0]["State"]["FinishedAt"].as_str().unwrap();
+    assert!(
+        finished.ends_with('Z') && finished.as_bytes()[10] == b'T',
+        "{finished}"
+    );
+    let out = root.run(["container", "inspect", "busybox"]);
+    assert_fails(&out, 1, "No such container: busybox");
+    // An ambiguous ID prefix is refused (16 containers: two share a first hex digit).
+    let ids: Vec<String> = (0..16)
+        .map(|_| root.ok(["create", "busybox"]).trim().to_string())
+        .collect();
+    let first = ids
+        .iter()
+        .find(|a| ids.iter().filter(|b| b[..1] == a[..1]).count() > 1)
+        .unwrap();
+    let out = root.run(["inspect", "-f", "{{.Id}}", &first[..1]]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("multiple"), "{}", stderr(&out));
+    // run -d reports an exec failure with its code; -d --rm removes the container at exit.
+    let out = root.run(["run", "-d", "busybox", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    let gone = unique("gone");
+    root.ok(["run", "-d", "--rm", "--name", &gone, "busybox", "true"]);
+    eventually("removal", Duration::from_secs(10), || {
+        !root
+            .ok(["ps", "-a", "--format", "{{.Names}}"])
+            .contains(&gone)
+    });
+    root.ok(["rm", "-f", &id]);
+}
+
+/// The log is bounded: `--log-opt max-size/max-file` rotate it, `logs` reads across the files
+/// without a torn line, and only the newest files are kept.
+#[test]
+fn logs_rotate_within_their_bound() {
+    let root = TestRoot::with_busybox();
+    let name = unique("chatty");
+    // 3000 lines of 100 bytes: 300 KB through a 64 KB × 3 bound.
+    let script = "i=0; while [ $i -lt 3000 ]; do printf '%05d%094d\\n' $i 0; i=$((i+1)); done";
+    root.ok([
+        "run",
+        "--name",
+        &name,
+        "--log-opt",
+        "max-size=64k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let id = inspect(&root, &name, "{{.Id}}");
+    let dir = root.dir.join("containers").join(&id);
+    let total: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("log"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(total <= 3 * 64 * 1024 + 4096, "the log holds {total} bytes");
+    let out = root.ok(["logs", &name]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        !lines.is_empty() && lines.len() < 3000,
+        "{} lines",
+        lines.len()
+    );
+    // Whole lines, in order, ending with the last one written.
+    for pair in lines.windows(2) {
+        assert_eq!(pair[0].len(), 99, "torn line {:?}", pair[0]);
+        let (a, b): (u32, u32) = (pair[0][..5].parse().unwrap(), pair[1][..5].parse().unwrap());
+        assert_eq!(b, a + 1);
+    }
+    assert!(lines.last().unwrap().starts_with("02999"));
+    assert_eq!(
+        root.ok(["logs", "--tail", "1", &name])
+            .lines()
+            .next()
+            .unwrap()[..5],
+        *"02999"
+    );
+}
