@@ -99,11 +99,13 @@ fn settled_snapshot(root: &TestRoot) -> String {
     }
 }
 
+/// A host command's stdout.
+fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn snapshot(root: &TestRoot) -> String {
-    let run = |args: &[&str]| {
-        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let leases: Vec<String> = root
         .files_under("net/leases")
         .iter()
@@ -672,4 +674,38 @@ fn a_published_port_shows_the_real_client_address() {
         ["client=192.168.77.2", "client=[::ffff:192.168.77.2]"].contains(&body.trim()),
         "{body}"
     );
+}
+
+/// `--add-host` and `--dns` land in the container's files, eth0 has the bridge's MTU, and
+/// `network prune` takes away what berth set up (bridge, table, forwarding) once nothing uses
+/// it, leaving the namespace as it found it.
+#[test]
+fn extra_hosts_dns_mtu_and_prune() {
+    let root = TestRoot::with_busybox();
+    let forwarding = || std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let before = forwarding();
+    let out = root.ok([
+        "run",
+        "--rm",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--dns",
+        "192.0.2.53",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hosts /etc/resolv.conf; cat /sys/class/net/eth0/mtu",
+    ]);
+    assert!(out.contains("10.1.2.3\tdb.local"), "{out}");
+    assert!(out.contains("nameserver 192.0.2.53"), "{out}");
+    assert!(!out.contains("nameserver 127."), "{out}");
+    assert_eq!(out.lines().last(), Some("1500"), "{out}");
+    root.ok(["network", "create", "spare"]);
+    assert!(run(&["ip", "-o", "link"]).contains("berth0"));
+    let pruned = root.ok(["network", "prune", "-f"]);
+    assert!(pruned.contains("spare"), "{pruned}");
+    assert!(!root.ok(["network", "ls"]).contains("spare"));
+    assert!(!run(&["ip", "-o", "link"]).contains("berth0"));
+    assert!(!run(&["nft", "list", "tables"]).contains("berth"));
+    assert_eq!(forwarding(), before, "ip_forward not restored");
 }
