@@ -709,3 +709,54 @@ fn extra_hosts_dns_mtu_and_prune() {
     assert!(!run(&["nft", "list", "tables"]).contains("berth"));
     assert_eq!(forwarding(), before, "ip_forward not restored");
 }
+
+/// Networks are isolated from each other, as Docker's are: a container on one cannot reach a
+/// container on another by address, while published ports stay open to everyone.
+#[test]
+fn networks_are_isolated_except_through_published_ports() {
+    let root = TestRoot::with_busybox();
+    root.ok(["network", "create", "--subnet", "10.124.0.0/24", "front"]);
+    root.ok(["network", "create", "--subnet", "10.125.0.0/24", "back"]);
+    let _web = Running::start(
+        &root,
+        &[
+            "--network",
+            "back",
+            "--ip",
+            "10.125.0.10",
+            "-p",
+            "8091:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ],
+    );
+    assert_eq!(http_get("10.125.0.10:80"), PAGE);
+    // (busybox 1.35's `wget -T` crashes: the time limit is timeout(1)'s, under a shell that
+    // does not exec it, as a PID 1 would ignore its SIGTERM.)
+    let from = |network: &str, url: &str| {
+        root.run([
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "busybox",
+            "sh",
+            "-c",
+            &format!("timeout 3 wget -q -O- {url}; exit $?"),
+        ])
+    };
+    // Its own network reaches it; the other one does not, not even by address.
+    assert_eq!(stdout(&from("back", "http://10.125.0.10/")), PAGE);
+    let blocked = from("front", "http://10.125.0.10/");
+    assert!(
+        !blocked.status.success() && stdout(&blocked).is_empty(),
+        "crossed networks: {blocked:?}"
+    );
+    // The published port is open to it, through the host's address on its own bridge.
+    assert_eq!(stdout(&from("front", "http://10.124.0.1:8091/")), PAGE);
+}

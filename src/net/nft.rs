@@ -16,6 +16,10 @@
 //!   packets from containers to 127/8 are dropped on the bridges (the CVE-2020-8558 class of bug).
 //! - A container reaching a published port of its own network (hairpin) is masqueraded, or the
 //!   reply would bypass the DNAT and be dropped by the client.
+//! - Networks are isolated from each other, as Docker's are: traffic routed from one berth
+//!   bridge to another is dropped unless it goes to a published port (DNAT), which anyone who
+//!   can reach the host may use. `same_bridge` holds `bridge . bridge` for every bridge, since
+//!   nft compares a packet's fields with constants and sets, not with each other.
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -37,6 +41,7 @@ fn table_text(guard_forwarding: bool) -> String {
     format!(
         "table ip {TABLE} {{
   set bridges {{ type ifname; }}
+  set same_bridge {{ type ifname . ifname; }}
   set subnets {{ type ipv4_addr; flags interval; }}
   map pub_tcp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
   map pub_udp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
@@ -68,7 +73,9 @@ fn table_text(guard_forwarding: bool) -> String {
   }}
   chain forward {{
     type filter hook forward priority filter; policy accept;
-{forward}  }}
+{forward}    iifname @bridges oifname @bridges ct status dnat accept
+    iifname @bridges oifname @bridges iifname . oifname != @same_bridge drop
+  }}
 }}
 "
     )
@@ -124,7 +131,9 @@ pub fn delete_table() -> Result<()> {
 /// Register a bridge and its subnet: masquerade and the guards apply to it from now on.
 pub fn add_network(bridge: &str, subnet: Ipv4Addr, prefix: u8) -> Result<()> {
     apply(&format!(
-        "add element ip {TABLE} bridges {{ \"{bridge}\" }}\nadd element ip {TABLE} subnets {{ {subnet}/{prefix} }}\n"
+        "add element ip {TABLE} bridges {{ \"{bridge}\" }}\n\
+         add element ip {TABLE} same_bridge {{ \"{bridge}\" . \"{bridge}\" }}\n\
+         add element ip {TABLE} subnets {{ {subnet}/{prefix} }}\n"
     ))
     .with_context(|| format!("add network {bridge} to nftables"))
 }
@@ -133,6 +142,7 @@ pub fn add_network(bridge: &str, subnet: Ipv4Addr, prefix: u8) -> Result<()> {
 pub fn remove_network(bridge: &str, subnet: Ipv4Addr, prefix: u8) -> Result<()> {
     let lines = [
         format!("delete element ip {TABLE} bridges {{ \"{bridge}\" }}\n"),
+        format!("delete element ip {TABLE} same_bridge {{ \"{bridge}\" . \"{bridge}\" }}\n"),
         format!("delete element ip {TABLE} subnets {{ {subnet}/{prefix} }}\n"),
     ];
     delete_each(&lines)
