@@ -647,6 +647,21 @@ fn foreground_terminal_detaches_and_reattaches() {
     assert!(!root
         .ok(["ps", "-a", "--format", "{{.Names}}"])
         .contains(&name));
+    // `start -ai` of a stopped terminal container: the same, Ctrl-P Ctrl-Q included.
+    let name = unique("again");
+    let run_it = ["run", "-it", "--name", &name, "busybox", "sh"];
+    let mut term = OnPty::spawn(&root, &run_it, 40, 120);
+    term.read_until("# ");
+    term.type_keys(b"echo kept > /kept; exit\r");
+    assert_eq!(term.wait().code(), Some(0), "{}", term.screen);
+    let mut term = OnPty::spawn(&root, &["start", "-ai", &name], 40, 120);
+    term.read_until("# ");
+    term.type_keys(b"cat /kept\r");
+    term.read_until("\nkept");
+    term.type_keys(&[0x10, 0x11]);
+    assert_eq!(term.wait().code(), Some(0));
+    assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
+    root.ok(["rm", "-f", &name]);
     assert_no_container_processes(&root);
 }
 

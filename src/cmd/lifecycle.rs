@@ -169,6 +169,23 @@ pub fn start(root: &Path, args: &StartArgs) -> Result<i32> {
         if record.is_running() {
             bail!("container {} is already running", container.id);
         }
+        if args.attach && args.interactive && record.config.tty && record.config.interactive {
+            // A terminal, as `run -it`: under a monitor, so Ctrl-P Ctrl-Q can detach.
+            if !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+                return Err(crate::error::coded(1, "the input device is not a TTY"));
+            }
+            if record.owner_alive() {
+                bail!(
+                    "container {} is being started or restarted by another process",
+                    container.id
+                );
+            }
+            container.update(|s| {
+                s.stopped_by_user = false;
+                s.restart_count = 0;
+            })?;
+            return super::run::attached(root, &container);
+        }
         container.update(|s| {
             s.stopped_by_user = false;
             s.owner = state::this_process();

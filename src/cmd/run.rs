@@ -39,11 +39,12 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     foreground_with(root, &container, req.interactive, req.remove, preloaded)
 }
 
-/// `run -it`: the container runs under a monitor, as with `-d`, and this terminal is attached
+/// `run -it` (and `start -ai`): the container runs under a monitor, as with `-d`, and this
+/// terminal is attached
 /// to it from the first byte, so Ctrl-P Ctrl-Q can detach and leave it running (as Docker's
 /// `run -it` does). Returns once the container has exited and its monitor has recorded that
 /// (and removed it, with `--rm`).
-fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
+pub fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
     let (ours, monitors) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
