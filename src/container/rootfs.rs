@@ -218,20 +218,14 @@ fn populate_dev(root: BorrowedFd<'_>) -> Result<()> {
     let dev = inroot::open_no_symlinks(root, "/dev", OFlag::O_RDONLY | OFlag::O_DIRECTORY)
         .context("open /dev")?;
     for name in DEVICES {
-        nix::fcntl::openat(
+        // The fd of the file just created (O_EXCL) is the mount target itself.
+        let target = nix::fcntl::openat(
             dev.as_fd(),
             name,
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o666),
         )
         .with_context(|| format!("create /dev/{name}"))?;
-        let target = nix::fcntl::openat(
-            dev.as_fd(),
-            name,
-            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .with_context(|| format!("open /dev/{name}"))?;
         mount_fd(
             &format!("/dev/{name}"),
             &target,
