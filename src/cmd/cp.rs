@@ -88,6 +88,7 @@ fn with_container_root(
         files: Vec::new(),
         masked: Vec::new(),
         readonly: Vec::new(),
+        volatile: false,
     };
     let options = rootfs::overlay_options(&plan);
     in_private_mount_ns(|| {

@@ -30,7 +30,8 @@
 //! Cost: `create` is one mkdir per hierarchy (the shared `berth/` parent is made only when
 //! missing), plus the device rules on v1; `add_pid` one write per hierarchy; `remove` one rmdir per
 //! hierarchy when the container has already exited. Mount detection reads /proc/self/mountinfo
-//! once per process, and only when /sys/fs/cgroup is not itself a cgroup2 mount.
+//! once per process, and only when /sys/fs/cgroup is not itself a cgroup2 mount; `create` does
+//! not read it at all when the cgroup2 hierarchy is at /sys/fs/cgroup or /sys/fs/cgroup/unified.
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
@@ -115,6 +116,9 @@ impl Cgroup {
     /// (the process starts in it by CLONE_INTO_CGROUP), else `berth/<id>` in every v1
     /// hierarchy we use. On error, remove what this call created.
     pub fn create(id: &str) -> Result<Cgroup> {
+        if let Some(unified) = unified_layout() {
+            return Self::create_in(&unified, id);
+        }
         let layout = layout();
         if layout.unified.is_some() {
             Self::create_in(&layout.unified_only(), id)
@@ -369,6 +373,25 @@ impl Layout {
 fn layout() -> &'static Layout {
     static LAYOUT: OnceLock<Layout> = OnceLock::new();
     LAYOUT.get_or_init(|| detect_layout().unwrap_or_default())
+}
+
+/// The cgroup2 hierarchy alone, found without reading mountinfo where it sits at its usual
+/// place: /sys/fs/cgroup itself, or /sys/fs/cgroup/unified on a hybrid host. That is all
+/// [`Cgroup::create`] needs there, and reading /proc/self/mountinfo (the kernel formats every
+/// mount of the host) is a measurable part of a container's start.
+fn unified_layout() -> Option<Layout> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let is_cgroup2 =
+        |path: &str| statfs(path).is_ok_and(|fs| fs.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    if is_cgroup2(CGROUP_ROOT) {
+        return Some(Layout::v2(PathBuf::from(CGROUP_ROOT)));
+    }
+    let unified = format!("{CGROUP_ROOT}/unified");
+    is_cgroup2(&unified).then(|| Layout {
+        v2_only: false,
+        v1: Vec::new(),
+        unified: Some(PathBuf::from(unified)),
+    })
 }
 
 fn detect_layout() -> Result<Layout> {

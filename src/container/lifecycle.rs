@@ -176,6 +176,7 @@ pub fn init_spec(
             ],
             masked: linux.masked_paths().clone().unwrap_or_default(),
             readonly: linux.readonly_paths().clone().unwrap_or_default(),
+            volatile: record.config.auto_remove,
         },
         hostname: spec.hostname().clone().unwrap_or_default(),
         argv: cstrings(process.args().as_deref().unwrap_or_default(), "command")?,

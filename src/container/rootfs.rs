@@ -33,6 +33,10 @@ pub struct RootfsPlan {
     pub files: Vec<(PathBuf, String)>,
     pub masked: Vec<String>,
     pub readonly: Vec<String>,
+    /// Mount the overlay `volatile` (Linux 5.10): no sync of the upper filesystem, at any time
+    /// or at unmount. For containers whose files are deleted when they exit (`--rm`), whose
+    /// upper dir a crash may as well lose.
+    pub volatile: bool,
 }
 
 /// The overlay mount data: lower dirs highest first (overlayfs(5) reads them left to right).
@@ -102,14 +106,7 @@ pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
     )
     .context("make / private")?;
 
-    mount(
-        Some("overlay"),
-        &plan.merged,
-        Some("overlay"),
-        MsFlags::MS_NODEV,
-        Some(overlay_options(plan).as_str()),
-    )
-    .with_context(|| format!("mount overlay on {}", plan.merged.display()))?;
+    mount_overlay(plan).with_context(|| format!("mount overlay on {}", plan.merged.display()))?;
     let root = nix::fcntl::open(
         &plan.merged,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -152,6 +149,37 @@ pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// The container's overlay on `plan.merged`. Unmounting an overlay syncs its whole upper
+/// filesystem (the host's, here) unless it is volatile: for a `--rm` container that sync is
+/// skipped. An older kernel without `volatile` (EINVAL) gets the ordinary mount; so does a
+/// container whose earlier volatile mount was cut short by a crash (overlayfs then leaves
+/// `work/work/incompat/volatile` behind and refuses a new mount until it is removed).
+fn mount_overlay(plan: &RootfsPlan) -> Result<(), Errno> {
+    let options = overlay_options(plan);
+    let attempt = |data: &str| {
+        mount(
+            Some("overlay"),
+            &plan.merged,
+            Some("overlay"),
+            MsFlags::MS_NODEV,
+            Some(data),
+        )
+    };
+    if !plan.volatile {
+        return attempt(&options);
+    }
+    let volatile = format!("{options},volatile");
+    match attempt(&volatile) {
+        Err(Errno::EINVAL) => {}
+        other => return other,
+    }
+    let marker = plan.work.join("work/incompat/volatile");
+    if std::fs::remove_dir_all(&marker).is_ok() && attempt(&volatile).is_ok() {
+        return Ok(());
+    }
+    attempt(&options)
+}
+
 /// One of the standard filesystems. Its target must be an ordinary directory: a symlink there
 /// (say `/proc -> /somewhere`) is refused (CVE-2019-19921).
 fn mount_special(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
@@ -190,20 +218,14 @@ fn populate_dev(root: BorrowedFd<'_>) -> Result<()> {
     let dev = inroot::open_no_symlinks(root, "/dev", OFlag::O_RDONLY | OFlag::O_DIRECTORY)
         .context("open /dev")?;
     for name in DEVICES {
-        nix::fcntl::openat(
+        // The fd of the file just created (O_EXCL) is the mount target itself.
+        let target = nix::fcntl::openat(
             dev.as_fd(),
             name,
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o666),
         )
         .with_context(|| format!("create /dev/{name}"))?;
-        let target = nix::fcntl::openat(
-            dev.as_fd(),
-            name,
-            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .with_context(|| format!("open /dev/{name}"))?;
         mount_fd(
             &format!("/dev/{name}"),
             &target,
@@ -310,6 +332,7 @@ mod tests {
             files: vec![],
             masked: vec![],
             readonly: vec![],
+            volatile: false,
         };
         assert_eq!(
             overlay_options(&plan),
