@@ -8,9 +8,8 @@ use crate::container::spec;
 use crate::container::state::{self, ContainerDir};
 use crate::container::supervise::{self, Session};
 use crate::error::{coded, NotFound};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -106,31 +105,13 @@ fn open_init(container: &ContainerDir) -> Result<OwnedFd> {
     Ok(pidfd)
 }
 
-fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
-    items
-        .iter()
-        .map(|s| CString::new(s.as_str()).with_context(|| format!("{what} contains a NUL byte")))
-        .collect()
-}
-
 /// The process to start: the container's env, cwd, user and caps unless the flags say otherwise.
 fn exec_spec(spec: &Spec, req: &ExecRequest) -> Result<ExecSpec> {
     let process = spec.process().as_ref().context("spec has no process")?;
     let caps: Vec<caps::Capability> = if req.privileged {
         exec::all_caps()?
     } else {
-        process
-            .capabilities()
-            .as_ref()
-            .and_then(|c| c.bounding().clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|c| {
-                format!("CAP_{c}")
-                    .parse::<caps::Capability>()
-                    .map_err(|e| anyhow!("capability {c}: {e}"))
-            })
-            .collect::<Result<_>>()?
+        crate::container::spec::bounding_caps(process)?
     };
     let seccomp = if req.privileged {
         None
@@ -148,8 +129,8 @@ fn exec_spec(spec: &Spec, req: &ExecRequest) -> Result<ExecSpec> {
         env.push("TERM=xterm".to_string());
     }
     Ok(ExecSpec {
-        argv: cstrings(&req.args, "command")?,
-        env: cstrings(&env, "environment")?,
+        argv: crate::container::spec::cstrings(&req.args, "command")?,
+        env: crate::container::spec::cstrings(&env, "environment")?,
         cwd: req
             .workdir
             .clone()

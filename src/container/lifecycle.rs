@@ -7,9 +7,8 @@ use super::process::{self, InitSpec, Launched};
 use super::rootfs::RootfsPlan;
 use super::spec;
 use super::state::{self, ContainerDir, State, Status};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;
-use std::ffi::CString;
 
 /// A container whose first process runs, with its cgroup and its network (released when the
 /// plan is dropped: its address, port reservations and rules).
@@ -125,13 +124,6 @@ pub fn settle(container: &ContainerDir) -> Result<State> {
     })
 }
 
-fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
-    items
-        .iter()
-        .map(|s| CString::new(s.as_str()).with_context(|| format!("{what} contains a NUL byte")))
-        .collect()
-}
-
 /// Everything the container's first process needs, from its spec and record.
 pub fn init_spec(
     spec: &Spec,
@@ -141,18 +133,7 @@ pub fn init_spec(
 ) -> Result<InitSpec> {
     let process = spec.process().as_ref().context("spec has no process")?;
     let linux = spec.linux().as_ref().context("spec has no linux section")?;
-    let caps: Vec<caps::Capability> = process
-        .capabilities()
-        .as_ref()
-        .and_then(|c| c.bounding().clone())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            format!("CAP_{c}")
-                .parse::<caps::Capability>()
-                .map_err(|e| anyhow!("capability {c}: {e}"))
-        })
-        .collect::<Result<_>>()?;
+    let caps = spec::bounding_caps(process)?;
     let seccomp = super::seccomp::default_filter(&caps)?;
     let user = spec
         .annotations()
@@ -179,8 +160,8 @@ pub fn init_spec(
             volatile: record.config.auto_remove,
         },
         hostname: spec.hostname().clone().unwrap_or_default(),
-        argv: cstrings(process.args().as_deref().unwrap_or_default(), "command")?,
-        env: cstrings(process.env().as_deref().unwrap_or_default(), "environment")?,
+        argv: spec::cstrings(process.args().as_deref().unwrap_or_default(), "command")?,
+        env: spec::cstrings(process.env().as_deref().unwrap_or_default(), "environment")?,
         cwd: process.cwd().to_string_lossy().into_owned(),
         user,
         caps,

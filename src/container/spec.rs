@@ -3,7 +3,7 @@
 //! security defaults (Docker's, or stricter). Stored as the container's `config.json`.
 
 use crate::cli::run::RunRequest;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
@@ -307,6 +307,33 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     spec.set_linux(Some(linux));
     spec.set_annotations(Some(annotations));
     Ok(spec)
+}
+
+/// `items` as C strings for execve(2); a NUL byte in one is an error naming `what`.
+pub fn cstrings(items: &[String], what: &str) -> Result<Vec<std::ffi::CString>> {
+    items
+        .iter()
+        .map(|s| {
+            std::ffi::CString::new(s.as_str())
+                .with_context(|| format!("{what} contains a NUL byte"))
+        })
+        .collect()
+}
+
+/// The process's bounding capability set, as the caps crate names them.
+pub fn bounding_caps(process: &oci_spec::runtime::Process) -> Result<Vec<caps::Capability>> {
+    process
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            format!("CAP_{c}")
+                .parse::<caps::Capability>()
+                .map_err(|e| anyhow::anyhow!("capability {c}: {e}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
