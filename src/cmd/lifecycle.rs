@@ -146,6 +146,13 @@ fn start_one(root: &Path, container: &ContainerDir) -> Result<()> {
     if record.is_running() {
         return Ok(());
     }
+    ready_for_monitor(container, &record)?;
+    monitor::spawn(root, container, Start::Now, None)
+}
+
+/// Make a stopped container's record ready for a new monitor: nobody else is starting it, and
+/// a new run begins with no stop and no restarts on record.
+fn ready_for_monitor(container: &ContainerDir, record: &state::State) -> Result<()> {
     if record.owner_alive() {
         bail!(
             "container {} is being started or restarted by another process",
@@ -155,8 +162,7 @@ fn start_one(root: &Path, container: &ContainerDir) -> Result<()> {
     container.update(|s| {
         s.stopped_by_user = false;
         s.restart_count = 0;
-    })?;
-    monitor::spawn(root, container, Start::Now, None)
+    })
 }
 
 pub fn start(root: &Path, args: &StartArgs) -> Result<i32> {
@@ -174,16 +180,7 @@ pub fn start(root: &Path, args: &StartArgs) -> Result<i32> {
             if !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
                 return Err(crate::error::coded(1, "the input device is not a TTY"));
             }
-            if record.owner_alive() {
-                bail!(
-                    "container {} is being started or restarted by another process",
-                    container.id
-                );
-            }
-            container.update(|s| {
-                s.stopped_by_user = false;
-                s.restart_count = 0;
-            })?;
+            ready_for_monitor(&container, &record)?;
             return super::run::attached(root, &container);
         }
         container.update(|s| {
