@@ -41,6 +41,8 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
             ports,
         });
     }
+    // Network state a dead owner left, and a release that failed before: tried again here.
+    crate::net::sweep(root);
     out.sort_by(|a, b| b.state.created.cmp(&a.state.created));
     Ok(out)
 }

@@ -81,8 +81,29 @@ fn table_text(guard_forwarding: bool) -> String {
     )
 }
 
-/// Run one atomic nft batch.
+/// Run one atomic nft batch. A batch that meets a concurrent change of the ruleset (the
+/// kernel interrupts nft's dump, EINTR, or the commit finds it busy) is tried again, twice.
 fn apply(batch: &str) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match apply_once(batch) {
+            Err(e) if attempt < 2 && is_transient(&e) => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(err: &anyhow::Error) -> bool {
+    let text = err.to_string();
+    text.contains("Interrupted system call") || text.contains("Device or resource busy")
+}
+
+/// Whether nft refused a deletion because the element was not there.
+fn is_missing(err: &anyhow::Error) -> bool {
+    err.to_string().contains("No such file or directory")
+}
+
+fn apply_once(batch: &str) -> Result<()> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())
@@ -200,17 +221,27 @@ pub fn unpublish(ports: &[Published]) -> Result<()> {
     delete_each(&lines)
 }
 
+/// Delete elements: one batch, or, when that fails (one element already gone fails a batch as
+/// a whole), one at a time. An element that is not there (or a table that is not) is fine;
+/// any other failure is returned, so that the caller keeps its record and a later command
+/// tries again rather than forgetting a rule that is still in the kernel.
 fn delete_each(lines: &[String]) -> Result<()> {
     if lines.is_empty() || apply(&lines.concat()).is_ok() {
         return Ok(());
     }
-    if !table_exists() {
-        return Ok(());
-    }
+    let mut failed = None;
     for line in lines {
-        let _ = apply(line);
+        match apply(line) {
+            Err(e) if !is_missing(&e) => {
+                failed.get_or_insert(e);
+            }
+            _ => {}
+        }
     }
-    Ok(())
+    match failed {
+        Some(e) => Err(e.context("delete nftables elements")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
