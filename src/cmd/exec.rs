@@ -8,8 +8,7 @@ use crate::container::spec;
 use crate::container::state::{self, ContainerDir};
 use crate::container::supervise::{self, Session};
 use crate::error::{coded, NotFound};
-use anyhow::{Context, Result};
-use oci_spec::runtime::Spec;
+use anyhow::Result;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -31,11 +30,7 @@ pub fn exec(root: &Path, req: ExecRequest) -> Result<i32> {
         Err(e) => return Err(e),
     };
     let pid1 = open_init(&container)?;
-    let spec: Spec = serde_json::from_slice(
-        &std::fs::read(container.config())
-            .with_context(|| format!("read spec of container {}", container.id))?,
-    )
-    .with_context(|| format!("parse spec of container {}", container.id))?;
+    let spec = spec::Stored::load(&container.config())?;
     let exec_spec = exec_spec(&spec, &req)?;
 
     let cgroup = Cgroup::open(&container.id);
@@ -106,12 +101,12 @@ fn open_init(container: &ContainerDir) -> Result<OwnedFd> {
 }
 
 /// The process to start: the container's env, cwd, user and caps unless the flags say otherwise.
-fn exec_spec(spec: &Spec, req: &ExecRequest) -> Result<ExecSpec> {
-    let process = spec.process().as_ref().context("spec has no process")?;
+fn exec_spec(spec: &spec::Stored, req: &ExecRequest) -> Result<ExecSpec> {
+    let process = &spec.process;
     let caps: Vec<caps::Capability> = if req.privileged {
         exec::all_caps()?
     } else {
-        crate::container::spec::bounding_caps(process)?
+        spec.bounding_caps()?
     };
     let seccomp = if req.privileged {
         None
@@ -119,25 +114,22 @@ fn exec_spec(spec: &Spec, req: &ExecRequest) -> Result<ExecSpec> {
         Some(crate::container::seccomp::default_filter(&caps)?)
     };
     let user = req.user.clone().unwrap_or_else(|| {
-        spec.annotations()
-            .as_ref()
-            .and_then(|a| a.get(spec::ANN_USER).cloned())
+        spec.annotations
+            .get(spec::ANN_USER)
+            .cloned()
             .unwrap_or_else(|| "0".to_string())
     });
-    let mut env = exec::merge_env(process.env().as_deref().unwrap_or_default(), &req.env);
+    let mut env = exec::merge_env(&process.env, &req.env);
     if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".to_string());
     }
     Ok(ExecSpec {
         argv: crate::container::spec::cstrings(&req.args, "command")?,
         env: crate::container::spec::cstrings(&env, "environment")?,
-        cwd: req
-            .workdir
-            .clone()
-            .unwrap_or_else(|| process.cwd().to_string_lossy().into_owned()),
+        cwd: req.workdir.clone().unwrap_or_else(|| process.cwd.clone()),
         user,
         caps,
-        no_new_privs: process.no_new_privileges().unwrap_or(true),
+        no_new_privs: process.no_new_privileges.unwrap_or(true),
         seccomp,
         tty: req.tty,
         interactive: req.interactive,

@@ -77,10 +77,10 @@ fn container_json(root: &Path, name: &str) -> Result<Option<Value>> {
 /// Docker's inspect document of one container.
 pub fn describe(c: &ContainerDir) -> Result<Value> {
     let s = settle(c)?;
-    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&std::fs::read(c.config())?)?;
-    let process = spec.process().clone().unwrap_or_default();
-    let args = process.args().clone().unwrap_or_default();
-    let ann = spec.annotations().clone().unwrap_or_default();
+    let spec = crate::container::spec::Stored::load(&c.config())?;
+    let process = &spec.process;
+    let args = process.args.clone();
+    let ann = &spec.annotations;
     let running = s.is_running();
     let word = super::ps::state_word(&s);
     let zero_time = "0001-01-01T00:00:00Z".to_string();
@@ -152,7 +152,7 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
         },
         "Mounts": [],
         "Config": {
-            "Hostname": spec.hostname().clone().unwrap_or_default(),
+            "Hostname": spec.hostname.clone().unwrap_or_default(),
             "Domainname": "",
             "User": ann.get(crate::container::spec::ANN_USER).cloned().unwrap_or_default(),
             "AttachStdin": s.config.interactive,
@@ -162,10 +162,10 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
             "Tty": s.config.tty,
             "OpenStdin": s.config.interactive,
             "StdinOnce": false,
-            "Env": process.env().clone().unwrap_or_default(),
+            "Env": process.env,
             "Cmd": s.config.cmd,
             "Image": s.image,
-            "WorkingDir": process.cwd(),
+            "WorkingDir": process.cwd,
             "Entrypoint": s.config.entrypoint,
             "Labels": labels,
             "StopSignal": s.config.stop_signal,

@@ -48,11 +48,8 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
 }
 
 fn command_of(c: &ContainerDir) -> String {
-    let spec: Option<oci_spec::runtime::Spec> = std::fs::read(c.config())
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    spec.and_then(|s| s.process().as_ref().and_then(|p| p.args().clone()))
-        .map(|a| a.join(" "))
+    crate::container::spec::Stored::load(&c.config())
+        .map(|s| s.process.args.join(" "))
         .unwrap_or_default()
 }
 

@@ -115,7 +115,12 @@ fn foreground_with(
         record.config.log_max_file,
     )?;
     let started = match &preloaded {
-        Some((spec, record)) => lifecycle::start_with(container, spec, record, interactive),
+        Some((spec, record)) => lifecycle::start_with(
+            container,
+            &spec::Stored::from_spec(spec),
+            record,
+            interactive,
+        ),
         None => lifecycle::start(container, interactive),
     };
     let started = match started {

@@ -8,7 +8,6 @@ use super::rootfs::RootfsPlan;
 use super::spec;
 use super::state::{self, ContainerDir, State, Status};
 use anyhow::{Context, Result};
-use oci_spec::runtime::Spec;
 
 /// A container whose first process runs, with its cgroup and its network (released when the
 /// plan is dropped: its address, port reservations and rules).
@@ -21,18 +20,14 @@ pub struct Started {
 /// Start the container's process from its record and mark it running, owned by this process.
 pub fn start(container: &ContainerDir, interactive: bool) -> Result<Started> {
     let record = container.load_state()?;
-    let spec: Spec = serde_json::from_slice(
-        &std::fs::read(container.config())
-            .with_context(|| format!("read {}", container.config().display()))?,
-    )
-    .with_context(|| format!("parse {}", container.config().display()))?;
+    let spec = spec::Stored::load(&container.config())?;
     start_with(container, &spec, &record, interactive)
 }
 
 /// [`start`] with the spec and record in hand (a `run` has just written them).
 pub fn start_with(
     container: &ContainerDir,
-    spec: &Spec,
+    spec: &spec::Stored,
     record: &State,
     interactive: bool,
 ) -> Result<Started> {
@@ -126,19 +121,18 @@ pub fn settle(container: &ContainerDir) -> Result<State> {
 
 /// Everything the container's first process needs, from its spec and record.
 pub fn init_spec(
-    spec: &Spec,
+    spec: &spec::Stored,
     container: &ContainerDir,
     record: &State,
     interactive: bool,
 ) -> Result<InitSpec> {
-    let process = spec.process().as_ref().context("spec has no process")?;
-    let linux = spec.linux().as_ref().context("spec has no linux section")?;
-    let caps = spec::bounding_caps(process)?;
+    let process = &spec.process;
+    let caps = spec.bounding_caps()?;
     let seccomp = super::seccomp::default_filter(&caps)?;
     let user = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(spec::ANN_USER).cloned())
+        .annotations
+        .get(spec::ANN_USER)
+        .cloned()
         .unwrap_or_else(|| "0".to_string());
     Ok(InitSpec {
         rootfs: RootfsPlan {
@@ -146,7 +140,7 @@ pub fn init_spec(
             upper: container.upper(),
             work: container.work(),
             merged: container.merged(),
-            mounts: spec.mounts().clone().unwrap_or_default(),
+            mounts: spec.mounts.clone(),
             files: vec![
                 (container.file("hostname"), "/etc/hostname".to_string()),
                 (container.file("hosts"), "/etc/hosts".to_string()),
@@ -155,19 +149,19 @@ pub fn init_spec(
                     "/etc/resolv.conf".to_string(),
                 ),
             ],
-            masked: linux.masked_paths().clone().unwrap_or_default(),
-            readonly: linux.readonly_paths().clone().unwrap_or_default(),
+            masked: spec.linux.masked_paths.clone(),
+            readonly: spec.linux.readonly_paths.clone(),
             volatile: record.config.auto_remove,
         },
-        hostname: spec.hostname().clone().unwrap_or_default(),
-        argv: spec::cstrings(process.args().as_deref().unwrap_or_default(), "command")?,
-        env: spec::cstrings(process.env().as_deref().unwrap_or_default(), "environment")?,
-        cwd: process.cwd().to_string_lossy().into_owned(),
+        hostname: spec.hostname.clone().unwrap_or_default(),
+        argv: spec::cstrings(&process.args, "command")?,
+        env: spec::cstrings(&process.env, "environment")?,
+        cwd: process.cwd.clone(),
         user,
         caps,
-        no_new_privs: process.no_new_privileges().unwrap_or(true),
+        no_new_privs: process.no_new_privileges.unwrap_or(true),
         seccomp,
-        tty: process.terminal().unwrap_or(false),
+        tty: process.terminal,
         interactive,
         netns: crate::net::Namespace::New,
     })

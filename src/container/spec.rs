@@ -320,20 +320,106 @@ pub fn cstrings(items: &[String], what: &str) -> Result<Vec<std::ffi::CString>> 
         .collect()
 }
 
-/// The process's bounding capability set, as the caps crate names them.
-pub fn bounding_caps(process: &oci_spec::runtime::Process) -> Result<Vec<caps::Capability>> {
-    process
-        .capabilities()
-        .as_ref()
-        .and_then(|c| c.bounding().clone())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            format!("CAP_{c}")
-                .parse::<caps::Capability>()
-                .map_err(|e| anyhow::anyhow!("capability {c}: {e}"))
-        })
-        .collect()
+/// What berth reads back from a container's `config.json` (the OCI runtime spec it wrote with
+/// [`build`]): only these fields. oci_spec's own `Spec` deserializer checks
+/// `process.execCPUAffinity` with a regular expression, which links the regex crate's Unicode
+/// tables: ~140 KiB of pointers that the loader relocates, page by page, in every berth
+/// process, the long-lived monitors included. Writing goes through oci_spec's types.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct Stored {
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub process: StoredProcess,
+    #[serde(default)]
+    pub linux: StoredLinux,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredProcess {
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub cwd: String,
+    #[serde(default)]
+    pub terminal: bool,
+    pub no_new_privileges: Option<bool>,
+    #[serde(default)]
+    pub capabilities: StoredCaps,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct StoredCaps {
+    #[serde(default)]
+    pub bounding: Vec<Capability>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredLinux {
+    #[serde(default)]
+    pub masked_paths: Vec<String>,
+    #[serde(default)]
+    pub readonly_paths: Vec<String>,
+}
+
+impl Stored {
+    /// Read a container's `config.json`.
+    pub fn load(path: &std::path::Path) -> Result<Stored> {
+        let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
+    }
+
+    /// The same fields from a spec in hand (a `run` that has just written it).
+    pub fn from_spec(spec: &Spec) -> Stored {
+        let process = spec.process().clone().unwrap_or_default();
+        let linux = spec.linux().clone().unwrap_or_default();
+        Stored {
+            hostname: spec.hostname().clone(),
+            mounts: spec.mounts().clone().unwrap_or_default(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            process: StoredProcess {
+                args: process.args().clone().unwrap_or_default(),
+                env: process.env().clone().unwrap_or_default(),
+                cwd: process.cwd().to_string_lossy().into_owned(),
+                terminal: process.terminal().unwrap_or(false),
+                no_new_privileges: process.no_new_privileges(),
+                capabilities: StoredCaps {
+                    bounding: process
+                        .capabilities()
+                        .as_ref()
+                        .and_then(|c| c.bounding().clone())
+                        .map(|set| set.into_iter().collect())
+                        .unwrap_or_default(),
+                },
+            },
+            linux: StoredLinux {
+                masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+                readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The bounding capability set, as the caps crate names them.
+    pub fn bounding_caps(&self) -> Result<Vec<caps::Capability>> {
+        self.process
+            .capabilities
+            .bounding
+            .iter()
+            .map(|c| {
+                format!("CAP_{c}")
+                    .parse::<caps::Capability>()
+                    .map_err(|e| anyhow::anyhow!("capability {c}: {e}"))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +428,59 @@ mod tests {
 
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// What `run` writes with oci_spec reads back into `Stored` field for field.
+    #[test]
+    fn stored_reads_back_what_was_written() {
+        let process = ProcessBuilder::default()
+            .args(v(&["sh", "-c", "x"]))
+            .env(v(&["PATH=/bin", "A=1"]))
+            .cwd("/work")
+            .terminal(true)
+            .no_new_privileges(true)
+            .capabilities(
+                LinuxCapabilitiesBuilder::default()
+                    .bounding(DEFAULT_CAPS.iter().copied().collect::<HashSet<_>>())
+                    .build()
+                    .unwrap(),
+            )
+            .user(UserBuilder::default().build().unwrap())
+            .build()
+            .unwrap();
+        let linux = LinuxBuilder::default()
+            .masked_paths(v(&MASKED_PATHS))
+            .readonly_paths(v(&READONLY_PATHS))
+            .build()
+            .unwrap();
+        let mut spec = Spec::default();
+        spec.set_process(Some(process))
+            .set_linux(Some(linux))
+            .set_hostname(Some("abc".into()))
+            .set_annotations(Some(HashMap::from([(
+                ANN_USER.to_string(),
+                "1:2".to_string(),
+            )])));
+        let dir = std::env::temp_dir().join(format!("berth-stored-{}", std::process::id()));
+        std::fs::write(&dir, serde_json::to_vec(&spec).unwrap()).unwrap();
+        let mut read = Stored::load(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        let mut expected = Stored::from_spec(&spec);
+        // A set has no order of its own.
+        expected
+            .process
+            .capabilities
+            .bounding
+            .sort_by_key(|c| c.to_string());
+        read.process
+            .capabilities
+            .bounding
+            .sort_by_key(|c| c.to_string());
+        assert_eq!(read, expected);
+        assert_eq!(read.process.capabilities.bounding.len(), 14);
+        assert_eq!(read.process.cwd, "/work");
+        assert_eq!(read.annotations[ANN_USER], "1:2");
+        assert_eq!(read.bounding_caps().unwrap().len(), 14);
     }
 
     #[test]
