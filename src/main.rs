@@ -14,6 +14,17 @@ mod net;
 mod sys;
 
 fn main() {
+    // A container's monitor is started by berth itself with a fixed command line: it skips
+    // building the whole command-line definition, whose allocations and stack would stay with
+    // it for the container's life.
+    if let Some(args) = container::monitor::MonitorCall::from_args(std::env::args_os()) {
+        std::process::exit(container::monitor::main(
+            &args.root,
+            &args.id,
+            args.after_exit,
+            args.attached,
+        ));
+    }
     let cli = cli::Cli::parse_or_exit();
     let code = match cmd::dispatch(cli) {
         Ok(code) => code,

@@ -33,6 +33,46 @@ pub enum Start {
     AfterExit(i32),
 }
 
+/// The monitor's command line, as [`spawn`] writes it:
+/// `berth-monitor --root ROOT __monitor [--after-exit=N] [--attached] ID`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MonitorCall {
+    pub root: std::path::PathBuf,
+    pub id: String,
+    pub after_exit: Option<i32>,
+    pub attached: bool,
+}
+
+impl MonitorCall {
+    /// The call, when `args` is exactly that shape (anything else goes to the full parser,
+    /// which knows the hidden verb too).
+    pub fn from_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<MonitorCall> {
+        let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+        let [_, root_flag, root, verb, rest @ ..] = args.as_slice() else {
+            return None;
+        };
+        if root_flag != "--root" || verb != "__monitor" {
+            return None;
+        }
+        let (id, flags) = rest.split_last()?;
+        let mut call = MonitorCall {
+            root: std::path::PathBuf::from(root),
+            id: id.to_str()?.to_string(),
+            after_exit: None,
+            attached: false,
+        };
+        for flag in flags {
+            let flag = flag.to_str()?;
+            if flag == "--attached" {
+                call.attached = true;
+            } else {
+                call.after_exit = Some(flag.strip_prefix("--after-exit=")?.parse().ok()?);
+            }
+        }
+        (call.id.len() == 64 && call.id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(call)
+    }
+}
+
 /// Start a monitor for `container` and wait until it reports (for `Start::Now`: until the
 /// container's command runs, or fails with its exit code). `client`, the monitor's end of a
 /// stream socket pair, is attached from the start, so it sees all of the container's output.
@@ -262,4 +302,49 @@ fn remove(container: &ContainerDir) {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     super::remove_files(&root, container, &name);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(args: &[&str]) -> Option<MonitorCall> {
+        MonitorCall::from_args(args.iter().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn the_monitor_command_line_is_read_only_in_its_own_shape() {
+        let id = "a".repeat(64);
+        assert_eq!(
+            call(&[
+                "berth-monitor",
+                "--root",
+                "/r",
+                "__monitor",
+                "--after-exit=3",
+                "--attached",
+                &id
+            ]),
+            Some(MonitorCall {
+                root: "/r".into(),
+                id: id.clone(),
+                after_exit: Some(3),
+                attached: true,
+            })
+        );
+        assert_eq!(
+            call(&["berth-monitor", "--root", "/r", "__monitor", &id])
+                .map(|c| (c.after_exit, c.attached)),
+            Some((None, false))
+        );
+        for other in [
+            &["berth", "--root", "/r", "run", &id][..],
+            &["berth", "__monitor", &id],
+            &["berth", "--root", "/r", "__monitor", "short"],
+            &["berth", "--root", "/r", "__monitor", "--bogus", &id],
+            &["berth", "--root", "/r", "__monitor"],
+        ] {
+            assert_eq!(call(other), None, "{other:?}");
+        }
+    }
 }
