@@ -20,20 +20,20 @@ fn inspect(root: &TestRoot, name: &str, format: &str) -> String {
     root.ok(["inspect", "-f", format, name]).trim().to_string()
 }
 
+/// `run -d --name NAME busybox sh -c SCRIPT`; its output (the ID).
+fn run_sh_detached(root: &TestRoot, name: &str, script: &str) -> String {
+    root.ok(["run", "-d", "--name", name, "busybox", "sh", "-c", script])
+}
+
 #[test]
 fn run_detached_then_logs() {
     let root = TestRoot::with_busybox();
     let name = unique("logger");
-    let id = root.ok([
-        "run",
-        "-d",
-        "--name",
+    let id = run_sh_detached(
+        &root,
         &name,
-        "busybox",
-        "sh",
-        "-c",
         "echo one; echo two; echo oops >&2; echo three",
-    ]);
+    );
     assert_eq!(id.trim().len(), 64, "run -d prints the full ID: {id}");
     eventually("exit", Duration::from_secs(10), || {
         inspect(&root, &name, "{{.State.Status}}") == "exited"
@@ -62,16 +62,7 @@ fn run_detached_then_logs() {
 fn logs_since_and_until_select_by_time() {
     let root = TestRoot::with_busybox();
     let name = unique("timed");
-    root.ok([
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo early; sleep 1.2; echo late",
-    ]);
+    run_sh_detached(&root, &name, "echo early; sleep 1.2; echo late");
     eventually("exit", Duration::from_secs(10), || {
         inspect(&root, &name, "{{.State.Status}}") == "exited"
     });
@@ -117,16 +108,11 @@ fn logs_follow_ends_when_the_container_exits() {
     use std::io::BufRead;
     let root = TestRoot::with_busybox();
     let name = unique("follow");
-    root.ok([
-        "run",
-        "-d",
-        "--name",
+    run_sh_detached(
+        &root,
         &name,
-        "busybox",
-        "sh",
-        "-c",
         "mkfifo /tmp/go; echo line1; read go < /tmp/go; echo line2; echo line3",
-    ]);
+    );
     let mut follow = root
         .berth(["logs", "-f", &name])
         .stdout(Stdio::piped())

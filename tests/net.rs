@@ -84,6 +84,9 @@ fn try_get(addr: &str) -> std::io::Result<String> {
 
 const PAGE: &str = "hello from berth\n";
 
+/// The fixture's web server, serving PAGE on port 80.
+const HTTPD: [&str; 7] = ["busybox", "httpd", "-f", "-p", "80", "-h", "/www"];
+
 /// The kernel state berth may change, to compare before and after, once every dead
 /// container's veth is gone: it goes with its namespace, which the kernel destroys
 /// asynchronously (waits up to 10 s).
@@ -130,20 +133,10 @@ fn default_bridge_reaches_containers_by_address_and_published_ports() {
     let _web = Running::start(
         &root,
         &[
-            "--name",
-            "web",
-            "-p",
-            "8088:80",
-            "-p",
-            "127.0.0.1:8089:80",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+            &["--name", "web", "-p", "8088:80", "-p", "127.0.0.1:8089:80"][..],
+            &HTTPD,
+        ]
+        .concat(),
     );
     // The user's exercise: a GET to 127.0.0.1:8088 returns the page.
     assert_eq!(http_get("127.0.0.1:8088"), PAGE);
@@ -174,20 +167,10 @@ fn ephemeral_ports_show_in_berth_port() {
     let _web = Running::start(
         &root,
         &[
-            "--name",
-            "eph",
-            "-p",
-            "80",
-            "-p",
-            "127.0.0.1::80",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+            &["--name", "eph", "-p", "80", "-p", "127.0.0.1::80"][..],
+            &HTTPD,
+        ]
+        .concat(),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let lines = loop {
@@ -310,20 +293,10 @@ fn user_network_containers_reach_each_other_by_name() {
     let _db = Running::start(
         &root,
         &[
-            "--name",
-            "db",
-            "--network",
-            "appnet",
-            "--ip",
-            "10.123.0.50",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+            &["--name", "db", "--network", "appnet", "--ip", "10.123.0.50"][..],
+            &HTTPD,
+        ]
+        .concat(),
     );
     assert_eq!(http_get("10.123.0.50:80"), PAGE);
     let out = root.ok([
@@ -524,19 +497,7 @@ fn killed_owner_is_released_by_the_next_command() {
     let before = settled_snapshot(&root);
     let web = Running::start(
         &root,
-        &[
-            "--name",
-            "victim",
-            "-p",
-            "127.0.0.1:8090:80",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+        &[&["--name", "victim", "-p", "127.0.0.1:8090:80"][..], &HTTPD].concat(),
     );
     assert_eq!(http_get("127.0.0.1:8090"), PAGE);
     nix::sys::signal::kill(
@@ -720,20 +681,10 @@ fn networks_are_isolated_except_through_published_ports() {
     let _web = Running::start(
         &root,
         &[
-            "--network",
-            "back",
-            "--ip",
-            "10.125.0.10",
-            "-p",
-            "8091:80",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
+            &["--network", "back", "--ip", "10.125.0.10", "-p", "8091:80"][..],
+            &HTTPD,
+        ]
+        .concat(),
     );
     assert_eq!(http_get("10.125.0.10:80"), PAGE);
     // (busybox 1.35's `wget -T` crashes: the time limit is timeout(1)'s, under a shell that
