@@ -586,6 +586,18 @@ fn detached_terminal_attach_detach_and_reattach() {
     term.type_keys(&[0x10, 0x11]);
     assert_eq!(term.wait().code(), Some(0));
     assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
+    // A SIGTERM to attach ends it with the terminal restored; the container runs on.
+    let mut term = OnPty::spawn(&root, &["attach", &name], 40, 120);
+    term.type_keys(b"echo term-$((1+1))\r");
+    term.read_until("term-2");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(term.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(term.wait().code(), Some(143));
+    term.assert_mode_restored();
+    assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
     let mut term = OnPty::spawn(&root, &["attach", &name], 40, 120);
     term.type_keys(b"echo again\r");
     term.read_until("again");

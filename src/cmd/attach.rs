@@ -43,6 +43,7 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
         Ended::Exit(code) => Ok(code),
         Ended::Detached => Ok(0),
         Ended::Closed => Ok(settle(&container)?.exit_code.unwrap_or(0)),
+        Ended::Signal(sig) => Ok(128 + sig),
     }
 }
 
@@ -54,6 +55,8 @@ pub enum Ended {
     Detached,
     /// The monitor closed the connection without an exit code.
     Closed,
+    /// This process was told to end (SIGHUP, SIGINT, SIGTERM); the container runs on.
+    Signal(i32),
 }
 
 /// Copy between this terminal and a monitor's attach socket until the container exits or the
@@ -62,8 +65,17 @@ pub enum Ended {
 pub fn stream(sock: &std::os::fd::OwnedFd, tty: bool, send_input: bool) -> Result<Ended> {
     let stdin = crate::sys::process::borrow_std(libc::STDIN_FILENO);
     let stdin_tty = nix::unistd::isatty(stdin).unwrap_or(false);
+    // SIGWINCH passes the window size on; SIGHUP (the terminal went away), SIGINT and SIGTERM
+    // end this session, with the terminal's mode restored, and leave the container running.
     let mut winch = SigSet::empty();
-    winch.add(Signal::SIGWINCH);
+    for sig in [
+        Signal::SIGWINCH,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+    ] {
+        winch.add(sig);
+    }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&winch), None)
         .context("block SIGWINCH")?;
     let sigfd = SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -104,7 +116,11 @@ pub fn stream(sock: &std::os::fd::OwnedFd, tty: bool, send_input: bool) -> Resul
             .collect();
         drop(fds);
         if ready[1] {
-            while let Ok(Some(_)) = sigfd.read_signal() {}
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                if info.ssi_signo as i32 != libc::SIGWINCH {
+                    return Ok(Ended::Signal(info.ssi_signo as i32));
+                }
+            }
             send_size(sock);
         }
         if ready.get(2) == Some(&true) {

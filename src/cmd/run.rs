@@ -56,6 +56,7 @@ pub fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
     let first_start = container.load_state()?.started_at;
     let code = match crate::cmd::attach::stream(&ours, true, true)? {
         Ended::Detached => return Ok(0),
+        Ended::Signal(sig) => return Ok(128 + sig),
         Ended::Exit(code) => Some(code),
         Ended::Closed => None,
     };
