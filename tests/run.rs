@@ -476,3 +476,103 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         "bad input left a name"
     );
 }
+
+/// `-v HOST:CTR[:ro]`: a host directory or file bound into the container, read-write or
+/// read-only; the container path resolves inside the container; volumes berth does not manage
+/// are refused in one line.
+#[test]
+fn bind_mounts_with_v() {
+    let root = TestRoot::with_busybox();
+    let host = root.dir.join("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("f"), "from-host\n").unwrap();
+    let spec = |ctr: &str, mode: &str| format!("{}:{ctr}{mode}", host.display());
+    // Read-write: each side sees the other's files.
+    let out = run_ok(
+        &root,
+        &[
+            "-v",
+            &spec("/data", ""),
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/f; echo from-ctr > /data/g",
+        ],
+    );
+    assert_eq!(out, "from-host\n");
+    assert_eq!(
+        std::fs::read_to_string(host.join("g")).unwrap(),
+        "from-ctr\n"
+    );
+    // Read-only: reads work, writes fail, the host is untouched.
+    let out = root.run([
+        "run",
+        "--rm",
+        "-v",
+        &spec("/data", ":ro"),
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/f && echo x > /data/h",
+    ]);
+    assert_eq!(stdout(&out), "from-host\n");
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!host.join("h").exists());
+    // A single file; a missing host directory is created, as Docker's -v does.
+    let file = format!("{}:/etc/motd:ro", host.join("f").display());
+    assert_eq!(
+        run_ok(&root, &["-v", &file, "busybox", "cat", "/etc/motd"]),
+        "from-host\n"
+    );
+    let fresh = root.dir.join("fresh");
+    let fresh_spec = format!("{}:/fresh", fresh.display());
+    run_ok(
+        &root,
+        &["-v", &fresh_spec, "busybox", "touch", "/fresh/made"],
+    );
+    assert!(fresh.join("made").exists());
+    // `..` in the container path cannot climb out of the container's root.
+    let escape = format!("/berth-escape-{}", std::process::id());
+    let climbing = spec(&format!("/../../..{escape}"), "");
+    assert_eq!(
+        run_ok(
+            &root,
+            &["-v", &climbing, "busybox", "cat", &format!("{escape}/f")]
+        ),
+        "from-host\n"
+    );
+    assert!(
+        !std::path::Path::new(&escape).exists(),
+        "{escape} made on the host"
+    );
+    // inspect shows the mount.
+    let name = unique("vol");
+    root.ok([
+        "create",
+        "--name",
+        &name,
+        "-v",
+        &spec("/data", ":ro"),
+        "busybox",
+    ]);
+    let mounts = root.ok(["inspect", "-f", "{{json .Mounts}}", &name]);
+    assert!(
+        mounts.contains("\"Destination\":\"/data\"") && mounts.contains("\"RW\":false"),
+        "{mounts}"
+    );
+    // Volumes berth does not manage, and bad specifications: one line, exit 125.
+    for (bad, needle) in [
+        ("named:/data", "named volumes are not supported"),
+        ("/data", "anonymous volumes are not supported"),
+        ("/tmp:data", "mount path must be absolute"),
+        ("/tmp:/", "destination can't be '/'"),
+        ("/tmp:/data:rx", "invalid mode: rx"),
+    ] {
+        let out = root.run(["run", "--rm", "-v", bad, "busybox", "true"]);
+        assert_fails(&out, 125, needle);
+    }
+}

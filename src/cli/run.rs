@@ -53,6 +53,9 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long, value_name = "ADDR")]
     pub dns: Vec<String>,
+    /// Bind mount a host directory or file (HOST-PATH:CONTAINER-PATH[:ro|rw])
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
+    pub volume: Vec<String>,
     /// The image: name[:tag], name@digest, ID or unique ID prefix
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -89,6 +92,56 @@ pub struct RunRequest {
     pub network: crate::net::NetOptions,
     /// The same flags as given, kept with the container (each start sets its network up).
     pub net_flags: NetFlags,
+    /// `-v HOST:CTR[:ro]` bind mounts, in order.
+    pub volumes: Vec<Volume>,
+}
+
+/// One `-v` bind mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub source: PathBuf,
+    pub target: String,
+    pub readonly: bool,
+}
+
+/// Parse `-v HOST-PATH:CONTAINER-PATH[:ro|rw]` as Docker does for bind mounts. A source that is
+/// not an absolute path names a volume, which berth does not manage: refused, not guessed at.
+pub fn parse_volume(text: &str) -> Result<Volume> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [source, target] => (*source, *target, None),
+        [source, target, mode] => (*source, *target, Some(*mode)),
+        [_] => bail!(
+            "invalid volume specification: '{text}': anonymous volumes are not supported, \
+             bind a host path (-v /host/path:{text})"
+        ),
+        _ => bail!("invalid volume specification: '{text}'"),
+    };
+    if source.is_empty() || target.is_empty() {
+        bail!("invalid volume specification: '{text}'");
+    }
+    if !source.starts_with('/') {
+        bail!(
+            "invalid volume specification: '{text}': named volumes are not supported, \
+             use an absolute host path"
+        );
+    }
+    if !target.starts_with('/') {
+        bail!("invalid volume specification: '{text}': mount path must be absolute");
+    }
+    if target.trim_end_matches('/').is_empty() {
+        bail!("invalid volume specification: '{text}': destination can't be '/'");
+    }
+    let readonly = match mode {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(other) => bail!("invalid mode: {other}"),
+    };
+    Ok(Volume {
+        source: PathBuf::from(source),
+        target: target.to_string(),
+        readonly,
+    })
 }
 
 /// The flags `run` and `exec` share: how the process runs.
@@ -168,6 +221,11 @@ impl RunArgs {
             dns: self.dns.clone(),
         };
         let network = net_flags.parse()?;
+        let volumes = self
+            .volume
+            .iter()
+            .map(|v| parse_volume(v))
+            .collect::<Result<Vec<_>>>()?;
         Ok(RunRequest {
             image: self.image,
             detach: self.detach,
@@ -186,6 +244,7 @@ impl RunArgs {
             hostname: self.hostname,
             network,
             net_flags,
+            volumes,
         })
     }
 }

@@ -150,7 +150,17 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
                 "MergedDir": c.merged(),
             },
         },
-        "Mounts": [],
+        "Mounts": spec.mounts.iter().filter(|m| m.typ().as_deref() == Some("bind")).map(|m| {
+            let rw = !m.options().as_deref().unwrap_or_default().iter().any(|o| o == "ro");
+            json!({
+                "Type": "bind",
+                "Source": m.source().clone().unwrap_or_default(),
+                "Destination": m.destination(),
+                "Mode": if rw { "" } else { "ro" },
+                "RW": rw,
+                "Propagation": "rprivate",
+            })
+        }).collect::<Vec<_>>(),
         "Config": {
             "Hostname": spec.hostname.clone().unwrap_or_default(),
             "Domainname": "",

@@ -188,6 +188,13 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
         }
         Err(e) => return Err(e),
     };
+    // As Docker's -v: a missing host directory is created (empty).
+    for v in &req.volumes {
+        if std::fs::symlink_metadata(&v.source).is_err() {
+            std::fs::create_dir_all(&v.source)
+                .with_context(|| format!("create volume source {}", v.source.display()))?;
+        }
+    }
     let id = state::new_id()?;
     let name = match &req.name {
         Some(n) => {

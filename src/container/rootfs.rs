@@ -114,10 +114,17 @@ pub fn setup(plan: &RootfsPlan, console: Option<&str>) -> Result<()> {
     )
     .context("open container root")?;
 
-    for m in &plan.mounts {
+    let (binds, special): (Vec<&Mount>, Vec<&Mount>) = plan
+        .mounts
+        .iter()
+        .partition(|m| m.typ().as_deref() == Some("bind"));
+    for m in special {
         mount_special(root.as_fd(), m)?;
     }
     populate_dev(root.as_fd())?;
+    for m in binds {
+        bind_volume(root.as_fd(), m)?;
+    }
     for (source, target) in &plan.files {
         let fd = inroot::mount_target(root.as_fd(), target, false)?;
         mount_fd(
@@ -178,6 +185,48 @@ fn mount_overlay(plan: &RootfsPlan) -> Result<(), Errno> {
         return Ok(());
     }
     attempt(&options)
+}
+
+/// A `-v HOST:CTR[:ro]` bind mount. The container path is resolved inside the container's root
+/// (openat2 RESOLVE_IN_ROOT: a symlink there cannot lead out of it) and made, as a directory or
+/// an empty file like the source, when missing. Read-only binds are remounted read-only (a bind
+/// mount takes its flags only from a remount, mount(2)).
+fn bind_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
+    let dest = m.destination().to_string_lossy().into_owned();
+    let source = m.source().clone().unwrap_or_default();
+    let is_dir = std::fs::metadata(&source)
+        .with_context(|| format!("volume source {}", source.display()))?
+        .is_dir();
+    let target = inroot::mount_target(root, &dest, is_dir)?;
+    let source = source.to_string_lossy().into_owned();
+    mount_fd(
+        &source,
+        &target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .with_context(|| format!("bind {source} on {dest}"))?;
+    let readonly = m
+        .options()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|o| o == "ro");
+    if readonly {
+        // The target fd names the directory under the new mount: reopen to reach the mount.
+        let mounted =
+            inroot::open(root, &dest, OFlag::O_PATH).with_context(|| format!("open {dest}"))?;
+        mount_fd(
+            "none",
+            &mounted,
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None,
+        )
+        .with_context(|| format!("make {dest} read-only"))?;
+    }
+    Ok(())
 }
 
 /// One of the standard filesystems. Its target must be an ordinary directory: a symlink there

@@ -303,7 +303,13 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
             .build()?,
     ));
     spec.set_hostname(Some(hostname));
-    spec.set_mounts(Some(default_mounts()));
+    let mut mounts = default_mounts();
+    for v in &req.volumes {
+        let source = v.source.to_string_lossy();
+        let mode = if v.readonly { "ro" } else { "rw" };
+        mounts.push(mount(&v.target, "bind", &source, &["rbind", mode]));
+    }
+    spec.set_mounts(Some(mounts));
     spec.set_linux(Some(linux));
     spec.set_annotations(Some(annotations));
     Ok(spec)
