@@ -645,6 +645,27 @@ fn foreground_terminal_detaches_and_reattaches() {
     assert!(!root
         .ok(["ps", "-a", "--format", "{{.Names}}"])
         .contains(&name));
+    // Its monitor killed: `run -it` returns at once, with the terminal restored and 137.
+    let name = unique("cut");
+    let run_it = ["run", "-it", "--name", &name, "busybox", "sh"];
+    let mut term = OnPty::spawn(&root, &run_it, 40, 120);
+    term.read_until("# ");
+    let id = inspect(&root, &name, "{{.Id}}");
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.dir.join("containers").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let monitor = state["owner"][0].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(term.wait().code(), Some(137), "{}", term.screen);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    term.assert_mode_restored();
+    root.ok(["rm", &name]);
     // `start -ai` of a stopped terminal container: the same, Ctrl-P Ctrl-Q included.
     let name = unique("again");
     let run_it = ["run", "-it", "--name", &name, "busybox", "sh"];

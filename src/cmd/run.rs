@@ -64,13 +64,15 @@ pub fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
     // The monitor records the exit (and removes an --rm container) right after telling us.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let record = match container.load_state() {
+        let record = match lifecycle::settle(container) {
             Ok(r) => r,
             Err(_) => return Ok(code.unwrap_or(0)),
         };
-        // Done, or started again by its restart policy.
-        let settled =
-            record.owner.is_none() || (record.is_running() && record.started_at != first_start);
+        // Done (or its monitor is gone and the container with it), or started again by its
+        // restart policy.
+        let settled = record.owner.is_none()
+            || (!record.owner_alive() && !record.is_running())
+            || (record.is_running() && record.started_at != first_start);
         if settled || Instant::now() >= deadline {
             return Ok(code.or(record.exit_code).unwrap_or(0));
         }
