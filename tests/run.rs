@@ -478,8 +478,8 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
 }
 
 /// `-v HOST:CTR[:ro]`: a host directory or file bound into the container, read-write or
-/// read-only; the container path resolves inside the container; volumes berth does not manage
-/// are refused in one line.
+/// read-only; the container path resolves inside the container; bad specifications are refused
+/// in one line.
 #[test]
 fn bind_mounts_with_v() {
     let root = TestRoot::with_busybox();
@@ -564,10 +564,13 @@ fn bind_mounts_with_v() {
         mounts.contains("\"Destination\":\"/data\"") && mounts.contains("\"RW\":false"),
         "{mounts}"
     );
-    // Volumes berth does not manage, and bad specifications: one line, exit 125.
+    // Bad specifications: one line, exit 125.
     for (bad, needle) in [
-        ("named:/data", "named volumes are not supported"),
-        ("/data", "anonymous volumes are not supported"),
+        (
+            "bad name:/data",
+            "invalid characters for a local volume name",
+        ),
+        ("/tmp:/data:nocopy", "invalid mode: nocopy"),
         ("/tmp:data", "mount path must be absolute"),
         ("/tmp:/", "destination can't be '/'"),
         ("/tmp:/data:rx", "invalid mode: rx"),
@@ -575,4 +578,114 @@ fn bind_mounts_with_v() {
         let out = root.run(["run", "--rm", "-v", bad, "busybox", "true"]);
         assert_fails(&out, 125, needle);
     }
+}
+
+/// Volumes berth manages: a named one outlives its containers and starts as a copy of the
+/// image's files at its path (not with `nocopy`); an anonymous one goes with `rm -v` and
+/// `--rm`; `berth volume` lists, inspects, refuses to remove one in use, and prunes.
+#[test]
+fn named_and_anonymous_volumes() {
+    let root = TestRoot::with_busybox();
+    let vol = unique("web");
+    // Copy-up: the image's /www (index.html) fills the new volume; a write there stays.
+    let out = run_ok(
+        &root,
+        &[
+            "-v",
+            &format!("{vol}:/www"),
+            "busybox",
+            "sh",
+            "-c",
+            "ls /www; echo kept > /www/k",
+        ],
+    );
+    assert_eq!(out, "index.html\n");
+    let out = run_ok(
+        &root,
+        &["-v", &format!("{vol}:/srv:ro"), "busybox", "cat", "/srv/k"],
+    );
+    assert_eq!(out, "kept\n");
+    let out = root.run([
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol}:/srv:ro"),
+        "busybox",
+        "touch",
+        "/srv/x",
+    ]);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let empty = unique("empty");
+    let out = run_ok(
+        &root,
+        &[
+            "-v",
+            &format!("{empty}:/www:nocopy"),
+            "busybox",
+            "ls",
+            "/www",
+        ],
+    );
+    assert_eq!(out, "");
+    let ls = root.ok(["volume", "ls"]);
+    assert!(
+        ls.starts_with("DRIVER") && ls.contains(&vol) && ls.contains(&empty),
+        "{ls}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&root.ok(["volume", "inspect", &vol])).unwrap();
+    assert_eq!(doc[0]["Name"], vol.as_str());
+    assert_eq!(doc[0]["Driver"], "local");
+    // In use by a container (even a stopped one): not removed.
+    let user = unique("user");
+    root.ok([
+        "create",
+        "--name",
+        &user,
+        "-v",
+        &format!("{vol}:/data"),
+        "busybox",
+    ]);
+    assert_fails(&root.run(["volume", "rm", &vol]), 1, "volume is in use");
+    assert!(root
+        .ok(["inspect", "-f", "{{json .Mounts}}", &user])
+        .contains("\"Type\":\"volume\""));
+    root.ok(["rm", &user]);
+    assert_eq!(root.ok(["volume", "rm", &vol]).trim(), vol);
+    assert_fails(&root.run(["volume", "inspect", &vol]), 1, "no such volume");
+    // Anonymous: kept by a plain rm, gone with rm -v and with --rm.
+    let before = root.ok(["volume", "ls", "-q"]).lines().count();
+    let anon = unique("anon");
+    root.ok([
+        "run", "--name", &anon, "-v", "/data", "busybox", "touch", "/data/x",
+    ]);
+    assert_eq!(root.ok(["volume", "ls", "-q"]).lines().count(), before + 1);
+    root.ok(["rm", "-v", &anon]);
+    assert_eq!(root.ok(["volume", "ls", "-q"]).lines().count(), before);
+    run_ok(&root, &["-v", "/data", "busybox", "touch", "/data/x"]);
+    assert_eq!(root.ok(["volume", "ls", "-q"]).lines().count(), before);
+    root.ok(["run", "--name", &anon, "-v", "/data", "busybox", "true"]);
+    root.ok(["rm", &anon]);
+    // prune: the unused anonymous one; with -a, the named ones too.
+    let pruned = root.ok(["volume", "prune", "-f"]);
+    assert!(
+        pruned.starts_with("Deleted Volumes:") && pruned.contains("Total reclaimed space"),
+        "{pruned}"
+    );
+    assert_eq!(root.ok(["volume", "ls", "-q"]).trim(), empty);
+    root.ok(["volume", "prune", "-f", "-a"]);
+    assert_eq!(root.ok(["volume", "ls", "-q"]), "");
+    assert_eq!(
+        root.ok(["volume", "create", "made-by-hand"]).trim(),
+        "made-by-hand"
+    );
+    assert_fails(
+        &root.run(["volume", "create", "bad name"]),
+        125,
+        "invalid characters",
+    );
 }

@@ -10,6 +10,7 @@ pub mod load;
 pub mod network;
 pub mod rm;
 pub mod run;
+pub mod volume;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
@@ -121,6 +122,9 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// List port mappings or a specific mapping for the container
     Port(network::PortArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Execute a command in a running container
     Exec(Box<exec::ExecArgs>),
     /// Copy files/folders between a container and the local filesystem

@@ -7,8 +7,7 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
-    /// Remove the container's anonymous volumes too. berth makes none: everything a container
-    /// writes is in its writable layer, which rm always removes; accepted for `rm -fv` scripts
+    /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
     /// Containers: name, ID or unique ID prefix

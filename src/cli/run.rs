@@ -53,8 +53,8 @@ pub struct RunArgs {
     /// Set custom DNS servers
     #[arg(long, value_name = "ADDR")]
     pub dns: Vec<String>,
-    /// Bind mount a host directory or file (HOST-PATH:CONTAINER-PATH[:ro|rw])
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
+    /// Bind mount a volume (HOST-PATH or NAME, then :CONTAINER-PATH[:ro|rw|nocopy])
+    #[arg(short = 'v', long = "volume", value_name = "[SRC:]CTR[:OPTS]")]
     pub volume: Vec<String>,
     /// The image: name[:tag], name@digest, ID or unique ID prefix
     #[arg(value_name = "IMAGE")]
@@ -96,35 +96,33 @@ pub struct RunRequest {
     pub volumes: Vec<Volume>,
 }
 
-/// One `-v` bind mount.
+/// One `-v`: a host path, or a volume berth manages, mounted at `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
+    /// The host path bound (for a volume: its data directory, once `run` has resolved it).
     pub source: PathBuf,
+    /// `Some(name)` for a named volume, `Some("")` for an anonymous one (named at `run`),
+    /// `None` for a host path.
+    pub volume: Option<String>,
     pub target: String,
     pub readonly: bool,
+    /// Do not fill an empty volume with the image's files at `target`.
+    pub nocopy: bool,
 }
 
-/// Parse `-v HOST-PATH:CONTAINER-PATH[:ro|rw]` as Docker does for bind mounts. A source that is
-/// not an absolute path names a volume, which berth does not manage: refused, not guessed at.
+/// Parse `-v` as Docker does: `HOST-PATH:CTR-PATH[:OPTS]` binds a host path,
+/// `NAME:CTR-PATH[:OPTS]` a named volume, `CTR-PATH` an anonymous one; OPTS are `ro`, `rw` and
+/// `nocopy`, comma-separated.
 pub fn parse_volume(text: &str) -> Result<Volume> {
     let parts: Vec<&str> = text.split(':').collect();
-    let (source, target, mode) = match parts.as_slice() {
+    let (source, target, opts) = match parts.as_slice() {
+        [target] => ("", *target, None),
         [source, target] => (*source, *target, None),
-        [source, target, mode] => (*source, *target, Some(*mode)),
-        [_] => bail!(
-            "invalid volume specification: '{text}': anonymous volumes are not supported, \
-             bind a host path (-v /host/path:{text})"
-        ),
+        [source, target, opts] => (*source, *target, Some(*opts)),
         _ => bail!("invalid volume specification: '{text}'"),
     };
-    if source.is_empty() || target.is_empty() {
+    if target.is_empty() || (parts.len() > 1 && source.is_empty()) {
         bail!("invalid volume specification: '{text}'");
-    }
-    if !source.starts_with('/') {
-        bail!(
-            "invalid volume specification: '{text}': named volumes are not supported, \
-             use an absolute host path"
-        );
     }
     if !target.starts_with('/') {
         bail!("invalid volume specification: '{text}': mount path must be absolute");
@@ -132,15 +130,29 @@ pub fn parse_volume(text: &str) -> Result<Volume> {
     if target.trim_end_matches('/').is_empty() {
         bail!("invalid volume specification: '{text}': destination can't be '/'");
     }
-    let readonly = match mode {
-        None | Some("rw") => false,
-        Some("ro") => true,
-        Some(other) => bail!("invalid mode: {other}"),
+    let volume = if source.is_empty() {
+        Some(String::new())
+    } else if source.starts_with('/') {
+        None
+    } else {
+        crate::container::volume::validate_name(source)?;
+        Some(source.to_string())
     };
+    let (mut readonly, mut nocopy) = (false, false);
+    for opt in opts.into_iter().flat_map(|o| o.split(',')) {
+        match opt {
+            "rw" => readonly = false,
+            "ro" => readonly = true,
+            "nocopy" if volume.is_some() => nocopy = true,
+            other => bail!("invalid mode: {other}"),
+        }
+    }
     Ok(Volume {
-        source: PathBuf::from(source),
+        source: PathBuf::from(if volume.is_some() { "" } else { source }),
+        volume,
         target: target.to_string(),
         readonly,
+        nocopy,
     })
 }
 

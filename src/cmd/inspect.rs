@@ -150,17 +150,7 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
                 "MergedDir": c.merged(),
             },
         },
-        "Mounts": spec.mounts.iter().filter(|m| m.typ().as_deref() == Some("bind")).map(|m| {
-            let rw = !m.options().as_deref().unwrap_or_default().iter().any(|o| o == "ro");
-            json!({
-                "Type": "bind",
-                "Source": m.source().clone().unwrap_or_default(),
-                "Destination": m.destination(),
-                "Mode": if rw { "" } else { "ro" },
-                "RW": rw,
-                "Propagation": "rprivate",
-            })
-        }).collect::<Vec<_>>(),
+        "Mounts": mounts_json(c, &spec),
         "Config": {
             "Hostname": spec.hostname.clone().unwrap_or_default(),
             "Domainname": "",
@@ -182,6 +172,44 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
         },
         "NetworkSettings": network_settings(c, &network, running, &exposed),
     }))
+}
+
+/// `Mounts`: `-v` binds of host paths (`bind`) and of volumes (`volume`, with its name).
+fn mounts_json(c: &ContainerDir, spec: &crate::container::spec::Stored) -> Value {
+    let volumes_dir = c.root().join("volumes");
+    let list: Vec<Value> = spec
+        .mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("bind"))
+        .map(|m| {
+            let rw = !m
+                .options()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o == "ro");
+            let source = m.source().clone().unwrap_or_default();
+            let volume = source
+                .strip_prefix(&volumes_dir)
+                .ok()
+                .and_then(|rest| rest.iter().next())
+                .map(|n| n.to_string_lossy().into_owned());
+            let mut doc = json!({
+                "Type": if volume.is_some() { "volume" } else { "bind" },
+                "Source": source,
+                "Destination": m.destination(),
+                "Mode": if rw { "" } else { "ro" },
+                "RW": rw,
+                "Propagation": if volume.is_some() { "" } else { "rprivate" },
+            });
+            if let Some(name) = volume {
+                doc["Name"] = json!(name);
+                doc["Driver"] = json!("local");
+            }
+            doc
+        })
+        .collect();
+    Value::Array(list)
 }
 
 /// `HostConfig.PortBindings`: the `-p` flags as asked (a range is one entry per port; an

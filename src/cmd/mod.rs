@@ -14,6 +14,7 @@ pub mod ps;
 pub mod rm;
 pub mod run;
 pub mod template;
+pub mod volume;
 
 use crate::cli::{Cli, Command, ContainerCommand, ImageCommand};
 use anyhow::Result;
@@ -75,6 +76,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Cp(args) => cp::cp(&root, &args),
         Command::Diff(args) => diff::diff(&root, &args),
         Command::Network(cmd) => network::network(&root, cmd),
+        Command::Volume(cmd) => volume::volume(&root, cmd),
         Command::Port(args) => network::port(&root, &args),
     }
 }

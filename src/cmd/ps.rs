@@ -26,7 +26,7 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
         let c = ContainerDir::new(root, &id);
         let Ok(record) = settle(&c) else { continue };
         if record.status == Status::Created && record.owner.is_some() && !record.owner_alive() {
-            crate::container::remove_files(root, &c, &record.name);
+            crate::container::remove_with_volumes(root, &c, &record.name);
             continue;
         }
         let command = command_of(&c);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub fn rm(root: &Path, args: &RmArgs) -> Result<i32> {
     let mut failed = false;
     for query in &args.containers {
-        match remove_one(root, query, args.force) {
+        match remove_one(root, query, args.force, args.volumes) {
             Ok(()) => println!("{query}"),
             Err(e) => {
                 eprintln!("Error response from daemon: {}", crate::error::one_line(&e));
@@ -22,7 +22,7 @@ pub fn rm(root: &Path, args: &RmArgs) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
-fn remove_one(root: &Path, query: &str, force: bool) -> Result<()> {
+fn remove_one(root: &Path, query: &str, force: bool, volumes: bool) -> Result<()> {
     let container = state::resolve(root, query)?;
     let record = container.load_state().ok();
     if let Some(record) = &record {
@@ -55,7 +55,11 @@ fn remove_one(root: &Path, query: &str, force: bool) -> Result<()> {
     Cgroup::open(&container.id).remove()?;
     crate::net::release(root, &container.id)?;
     let name = record.map(|r| r.name).unwrap_or_default();
-    crate::container::remove_files(root, &container, &name);
+    if volumes {
+        crate::container::remove_with_volumes(root, &container, &name);
+    } else {
+        crate::container::remove_files(root, &container, &name);
+    }
     Ok(())
 }
 

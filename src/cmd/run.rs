@@ -2,7 +2,7 @@
 //! `run` then starts it — in the foreground (this process stays with it until it exits) or,
 //! with `-d`, under a monitor of its own, printing the container's ID.
 
-use crate::cli::run::RunRequest;
+use crate::cli::run::{RunRequest, Volume};
 use crate::cmd::attach::Ended;
 use crate::container::lifecycle;
 use crate::container::log::LogWriter;
@@ -10,6 +10,7 @@ use crate::container::monitor::{self, Start};
 use crate::container::spec::{self, SpecInput};
 use crate::container::state::{self, ContainerDir, RunConfig, State, Status};
 use crate::container::supervise::{self, Session};
+use crate::container::volume;
 use crate::error::NotFound;
 use crate::image::store::Store;
 use anyhow::{anyhow, Context, Result};
@@ -130,7 +131,7 @@ fn foreground_with(
         Ok(s) => s,
         Err(e) => {
             if record.status == Status::Created {
-                crate::container::remove_files(root, container, &record.name);
+                crate::container::remove_with_volumes(root, container, &record.name);
             } else {
                 let _ = container.update(|s| s.owner = None);
             }
@@ -169,12 +170,15 @@ pub struct Created {
     /// What was written, for a start right away.
     pub spec: Option<Spec>,
     pub record: Option<State>,
+    /// Anonymous volumes made for it, removed with it.
+    anonymous: Vec<String>,
 }
 
 impl Drop for Created {
     fn drop(&mut self) {
         if !self.keep {
             crate::container::remove_files(&self.root, &self.container, &self.name);
+            volume::remove_anonymous(&self.root, &self.anonymous);
         }
     }
 }
@@ -190,13 +194,6 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
         }
         Err(e) => return Err(e),
     };
-    // As Docker's -v: a missing host directory is created (empty).
-    for v in &req.volumes {
-        if std::fs::symlink_metadata(&v.source).is_err() {
-            std::fs::create_dir_all(&v.source)
-                .with_context(|| format!("create volume source {}", v.source.display()))?;
-        }
-    }
     let id = state::new_id()?;
     let name = match &req.name {
         Some(n) => {
@@ -226,17 +223,27 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
         keep: false,
         spec: None,
         record: None,
+        anonymous: Vec::new(),
     };
+    let (volumes, anonymous) = resolve_volumes(root, &req.volumes, &mut created.anonymous)?;
 
-    let spec = spec::build(
+    let mut spec = spec::build(
         &SpecInput {
             id: &id,
             image_ref: &req.image,
             image_id: &image.id,
             config: &image.config,
         },
-        req,
+        &RunRequest {
+            volumes,
+            ..req.clone()
+        },
     )?;
+    if !anonymous.is_empty() {
+        let mut annotations = spec.annotations().clone().unwrap_or_default();
+        annotations.insert(volume::ANN_ANONYMOUS.to_string(), anonymous.join(","));
+        spec.set_annotations(Some(annotations));
+    }
     for dir in [container.upper(), container.work(), container.merged()] {
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     }
@@ -286,6 +293,44 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
     created.spec = Some(spec);
     created.record = Some(record);
     Ok(created)
+}
+
+/// Each `-v` with its host path: a missing host directory is created (empty), as Docker's
+/// `-v` does; a named volume is created on first use, an anonymous one made and named. Returns
+/// the volumes and the names of the anonymous ones (each also pushed onto `anonymous` as soon
+/// as it exists, for the caller's cleanup).
+fn resolve_volumes(
+    root: &Path,
+    asked: &[Volume],
+    anonymous: &mut Vec<String>,
+) -> Result<(Vec<Volume>, Vec<String>)> {
+    let store = volume::Volumes::new(root);
+    let mut out = Vec::new();
+    for v in asked {
+        let mut v = v.clone();
+        match v.volume.as_deref() {
+            None => {
+                if std::fs::symlink_metadata(&v.source).is_err() {
+                    std::fs::create_dir_all(&v.source)
+                        .with_context(|| format!("create volume source {}", v.source.display()))?;
+                }
+            }
+            Some(name) => {
+                let name = if name.is_empty() {
+                    let generated = state::new_id()?;
+                    anonymous.push(generated.clone());
+                    generated
+                } else {
+                    name.to_string()
+                };
+                store.ensure(&name, v.volume.as_deref() == Some(""))?;
+                v.source = store.data(&name);
+                v.volume = Some(name);
+            }
+        }
+        out.push(v);
+    }
+    Ok((out, anonymous.clone()))
 }
 
 /// /etc/hostname (/etc/hosts and /etc/resolv.conf come with the network, at each start).

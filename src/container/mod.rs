@@ -15,6 +15,7 @@ pub mod spec;
 pub mod state;
 pub mod supervise;
 pub mod user;
+pub mod volume;
 
 use std::path::Path;
 
@@ -24,11 +25,32 @@ pub fn remove_files(root: &Path, container: &state::ContainerDir, name: &str) {
     state::release_name(root, name, &container.id);
 }
 
+/// The anonymous volumes a container made (`-v /path`).
+pub fn anonymous_volumes(container: &state::ContainerDir) -> Vec<String> {
+    spec::Stored::load(&container.config())
+        .map(|s| volume::anonymous_of(&s))
+        .unwrap_or_default()
+}
+
+/// [`remove_files`], and the container's anonymous volumes with it (`rm -v`, `--rm`, a
+/// container that never came to be).
+pub fn remove_with_volumes(root: &Path, container: &state::ContainerDir, name: &str) {
+    let volumes = anonymous_volumes(container);
+    remove_files(root, container, name);
+    volume::remove_anonymous(root, &volumes);
+}
+
 /// Remove a container without making the caller wait for the deletion of its files (a
 /// foreground `run --rm` about to exit): the directory leaves `containers/` at once, by one
 /// rename into `trash/`, and a short-lived child process deletes it. Whatever a child could not
 /// finish is deleted by the next [`empty_trash`].
 pub fn remove_files_soon(root: &Path, container: &state::ContainerDir, name: &str) {
+    let volumes = anonymous_volumes(container);
+    if !volumes.is_empty() {
+        // Deleting a volume's files may take a while: no hurry for a container that has some.
+        remove_with_volumes(root, container, name);
+        return;
+    }
     state::release_name(root, name, &container.id);
     let trash = root.join("trash");
     let _ = std::fs::create_dir(&trash);

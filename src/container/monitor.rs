@@ -301,7 +301,7 @@ fn remove(container: &ContainerDir) {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    super::remove_files(&root, container, &name);
+    super::remove_with_volumes(&root, container, &name);
 }
 
 #[cfg(test)]

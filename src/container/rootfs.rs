@@ -15,6 +15,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 /// Device nodes bind-mounted from the host into the container's /dev.
@@ -198,6 +199,17 @@ fn bind_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
         .with_context(|| format!("volume source {}", source.display()))?
         .is_dir();
     let target = inroot::mount_target(root, &dest, is_dir)?;
+    let options = m.options().clone().unwrap_or_default();
+    let empty = || std::fs::read_dir(&source).is_ok_and(|mut d| d.next().is_none());
+    if is_dir && options.iter().any(|o| o == "copyup") && empty() {
+        // A volume's first use: it starts as a copy of what the image has there.
+        let image_dir = PathBuf::from(inroot::fd_path(&target));
+        super::volume::copy_up(&image_dir, &source)
+            .with_context(|| format!("copy {dest} into its volume"))?;
+        let meta = std::fs::metadata(&image_dir)?;
+        std::os::unix::fs::lchown(&source, Some(meta.uid()), Some(meta.gid()))?;
+        std::fs::set_permissions(&source, meta.permissions())?;
+    }
     let source = source.to_string_lossy().into_owned();
     mount_fd(
         &source,
@@ -207,12 +219,7 @@ fn bind_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
         None,
     )
     .with_context(|| format!("bind {source} on {dest}"))?;
-    let readonly = m
-        .options()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .any(|o| o == "ro");
+    let readonly = options.iter().any(|o| o == "ro");
     if readonly {
         // The target fd names the directory under the new mount: reopen to reach the mount.
         let mounted =

@@ -307,7 +307,14 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     for v in &req.volumes {
         let source = v.source.to_string_lossy();
         let mode = if v.readonly { "ro" } else { "rw" };
-        mounts.push(mount(&v.target, "bind", &source, &["rbind", mode]));
+        // `copyup`: berth's own mark, read by rootfs: an empty volume gets the image's files.
+        let copy = v.volume.is_some() && !v.nocopy;
+        let options: &[&str] = if copy {
+            &["rbind", mode, "copyup"]
+        } else {
+            &["rbind", mode]
+        };
+        mounts.push(mount(&v.target, "bind", &source, options));
     }
     spec.set_mounts(Some(mounts));
     spec.set_linux(Some(linux));

@@ -1,0 +1,182 @@
+//! Volumes berth manages: directories under the store's `volumes/<name>/_data`, bind-mounted
+//! into containers like host paths. `-v NAME:/path` uses (and on first use creates) a named
+//! volume; `-v /path` makes an anonymous one, named by a random ID, which `rm -v` and `--rm`
+//! remove with their container. A volume that is empty when a container mounts it is first
+//! filled with what the image has at that path (Docker's copy-up), unless `nocopy` is given.
+
+use super::spec::Stored;
+use super::state::{self, ContainerDir};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Annotation listing a container's anonymous volumes (comma-separated names).
+pub const ANN_ANONYMOUS: &str = "berth.anonymous-volumes";
+
+/// What is kept about a volume besides its data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub name: String,
+    pub created_at: String,
+    pub anonymous: bool,
+}
+
+/// The volumes of one store.
+pub struct Volumes {
+    dir: PathBuf,
+}
+
+/// Docker's rule for volume names.
+pub fn validate_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !first_ok || !rest_ok || name.len() < 2 {
+        bail!(
+            "\"{name}\" includes invalid characters for a local volume name, only \
+             \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed"
+        );
+    }
+    Ok(())
+}
+
+impl Volumes {
+    pub fn new(root: &Path) -> Volumes {
+        Volumes {
+            dir: root.join("volumes"),
+        }
+    }
+
+    /// Where a volume's files are (what gets bind-mounted).
+    pub fn data(&self, name: &str) -> PathBuf {
+        self.dir.join(name).join("_data")
+    }
+
+    pub fn get(&self, name: &str) -> Option<Meta> {
+        let bytes = std::fs::read(self.dir.join(name).join("meta.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The volume `name`, created empty unless it exists. Creation is one rename of a
+    /// complete directory, so concurrent creators agree and a crash leaves no half volume.
+    pub fn ensure(&self, name: &str, anonymous: bool) -> Result<Meta> {
+        validate_name(name)?;
+        if let Some(meta) = self.get(name) {
+            return Ok(meta);
+        }
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("create {}", self.dir.display()))?;
+        let staging = self.dir.join(format!(".new-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(staging.join("_data"))
+            .with_context(|| format!("create volume {name}"))?;
+        let meta = Meta {
+            name: name.to_string(),
+            created_at: state::now_rfc3339(),
+            anonymous,
+        };
+        std::fs::write(staging.join("meta.json"), serde_json::to_vec(&meta)?)
+            .with_context(|| format!("create volume {name}"))?;
+        match std::fs::rename(&staging, self.dir.join(name)) {
+            Ok(()) => Ok(meta),
+            Err(_) => {
+                // Someone else made it first.
+                let _ = std::fs::remove_dir_all(&staging);
+                self.get(name)
+                    .with_context(|| format!("create volume {name}"))
+            }
+        }
+    }
+
+    /// Every volume, by name.
+    pub fn list(&self) -> Vec<Meta> {
+        let mut out: Vec<Meta> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| self.get(n)))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Remove a volume and its files: moved out of the way by one rename, then deleted.
+    pub fn remove(&self, name: &str) -> Result<()> {
+        validate_name(name)?;
+        let gone = self
+            .dir
+            .join(format!(".gone-{name}-{}", std::process::id()));
+        std::fs::rename(self.dir.join(name), &gone)
+            .with_context(|| format!("remove volume {name}"))?;
+        std::fs::remove_dir_all(&gone).with_context(|| format!("remove volume {name}"))
+    }
+
+    /// The IDs of the containers (running or not) that mount volume `name`.
+    pub fn users(&self, root: &Path, name: &str) -> Vec<String> {
+        let data = self.data(name);
+        state::list_ids(root)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|id| {
+                Stored::load(&ContainerDir::new(root, id).config()).is_ok_and(|spec| {
+                    spec.mounts
+                        .iter()
+                        .any(|m| m.source().as_deref() == Some(data.as_path()))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The anonymous volumes a container's spec lists.
+pub fn anonymous_of(spec: &Stored) -> Vec<String> {
+    spec.annotations
+        .get(ANN_ANONYMOUS)
+        .map(|s| {
+            s.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Remove the anonymous volumes of a container that is being removed (`rm -v`, `--rm`).
+pub fn remove_anonymous(root: &Path, names: &[String]) {
+    let volumes = Volumes::new(root);
+    for name in names {
+        if volumes.get(name).is_some_and(|m| m.anonymous) {
+            let _ = volumes.remove(name);
+        }
+    }
+}
+
+/// Docker's copy-up: fill the empty volume directory `to` with the tree at `from` (a directory
+/// of the container's root filesystem, before anything of the container runs), keeping modes,
+/// owners and symlinks as they are. Nothing is followed: a symlink is copied as a symlink, and
+/// only real directories are entered.
+pub fn copy_up(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(from).with_context(|| format!("read {}", from.display()))? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&src)?;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_up(&src, &dst)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue; // devices, fifos and sockets are not copied
+        }
+        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        if !kind.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
