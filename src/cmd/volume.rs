@@ -75,7 +75,7 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<i32> {
             println!("Deleted Volumes:");
             for v in volumes.list() {
                 if (v.anonymous || args.all) && volumes.users(root, &v.name).is_empty() {
-                    let size = dir_size(&volumes.data(&v.name));
+                    let size = super::lifecycle::dir_size(&volumes.data(&v.name));
                     if volumes.remove(&v.name).is_ok() {
                         println!("{}", v.name);
                         reclaimed += size;
@@ -102,18 +102,4 @@ fn remove(root: &Path, volumes: &Volumes, name: &str, force: bool) -> Result<boo
     }
     volumes.remove(name)?;
     Ok(true)
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
