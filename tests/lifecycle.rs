@@ -906,3 +906,35 @@ fn logs_rotate_within_their_bound() {
         *"02999"
     );
 }
+
+/// `top`: the container's processes as ps(1) shows them, with ps's options; errors as Docker's.
+#[test]
+fn top_lists_the_containers_processes() {
+    let root = TestRoot::with_busybox();
+    let name = unique("top");
+    run_sh_detached(&root, &name, "sleep 101 & sleep 102; true");
+    eventually("both sleeps", Duration::from_secs(10), || {
+        root.ok(["top", &name])
+            .lines()
+            .filter(|l| l.ends_with(" sleep 101") || l.ends_with(" sleep 102"))
+            .count()
+            == 2
+    });
+    let out = root.ok(["top", &name]);
+    let header = out.lines().next().unwrap();
+    assert!(header.contains("PID") && header.contains("CMD"), "{out}");
+    assert!(
+        out.contains("sleep 101") && out.contains("sleep 102"),
+        "{out}"
+    );
+    // Only the container's: no berth or host process.
+    assert_eq!(out.lines().count(), 4, "sh and two sleeps: {out}");
+    let out = root.ok(["top", &name, "-o", "pid,comm"]);
+    assert!(
+        out.starts_with("    PID COMMAND") || out.contains("PID COMMAND"),
+        "{out}"
+    );
+    assert_fails(&root.run(["top", &name, "--bogus"]), 1, "ps --bogus");
+    root.ok(["rm", "-f", &name]);
+    assert_fails(&root.run(["top", &name]), 1, "No such container");
+}

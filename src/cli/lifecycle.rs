@@ -74,6 +74,20 @@ pub struct StopArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The container: name, ID or unique ID prefix
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Options for ps(1) (default: -ef)
+    #[arg(
+        value_name = "PS OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct KillArgs {
     /// Signal to send to the container
     #[arg(short, long, default_value = "KILL")]

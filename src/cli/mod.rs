@@ -145,6 +145,8 @@ pub enum Command {
     Restart(lifecycle::StopArgs),
     /// Kill one or more running containers
     Kill(lifecycle::KillArgs),
+    /// Display the running processes of a container
+    Top(lifecycle::TopArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(lifecycle::ContainersArgs),
     /// Rename a container

@@ -363,6 +363,63 @@ pub fn restore(root: &Path) -> Result<i32> {
     Ok(i32::from(failed))
 }
 
+/// `berth top`: the container's processes, as ps(1) on the host shows them (Docker's way:
+/// `ps -ef`, or the options given, with the rows of other processes left out).
+pub fn top(root: &Path, args: &crate::cli::lifecycle::TopArgs) -> Result<i32> {
+    // Docker's daemon errors: exit 1.
+    let daemon = |e: anyhow::Error| crate::error::coded(1, crate::error::one_line(&e));
+    let container = state::resolve(root, &args.container).map_err(daemon)?;
+    let record = settle(&container)?;
+    if !record.is_running() {
+        return Err(crate::error::coded(
+            1,
+            format!("container {} is not running", container.id),
+        ));
+    }
+    let pids: std::collections::HashSet<String> = Cgroup::open(&container.id)
+        .pids()?
+        .iter()
+        .map(i32::to_string)
+        .collect();
+    let ps_args: Vec<String> = if args.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        args.ps_args.clone()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&ps_args)
+        .output()
+        .context("run ps (is procps installed?)")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("failed");
+        return Err(crate::error::coded(
+            1,
+            format!("ps {}: {}", ps_args.join(" "), first.trim()),
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let Some(pid_col) = header.split_whitespace().position(|h| h == "PID") else {
+        bail!("Couldn't find PID field in ps output");
+    };
+    println!("{header}");
+    for line in lines {
+        if line
+            .split_whitespace()
+            .nth(pid_col)
+            .is_some_and(|p| pids.contains(p))
+        {
+            println!("{line}");
+        }
+    }
+    Ok(0)
+}
+
 /// Bytes of regular files under a directory (not following links).
 pub fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {

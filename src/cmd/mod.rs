@@ -52,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Restart(args) => lifecycle::restart(&root, &args),
         Command::Kill(args) => lifecycle::kill(&root, &args),
+        Command::Top(args) => lifecycle::top(&root, &args),
         Command::Wait(args) => lifecycle::wait(&root, &args),
         Command::Rename(args) => lifecycle::rename(&root, &args),
         Command::Pause(args) => lifecycle::pause(&root, &args, true),
