@@ -445,12 +445,17 @@ fn a_killed_monitor_leaves_an_exited_container() {
             .lines()
             .any(|l| l.contains(&name) && l.contains("Exited"))
     });
-    // That command also released the container's published port, address and cgroup.
-    assert!(!table().contains("18097"), "{}", table());
-    assert!(!root.ok(["network", "inspect", "bridge"]).contains(&address));
-    for dir in cgroup_dirs(&id) {
-        assert!(!dir.exists(), "cgroup left: {}", dir.display());
-    }
+    // Berth commands release the container's published port, address and cgroup: the one that
+    // finds it dead, or (when a step of that cleanup fails, seen rarely under load) the next.
+    eventually("release", Duration::from_secs(10), || {
+        let released = !table().contains("18097")
+            && !root.ok(["network", "inspect", "bridge"]).contains(&address)
+            && cgroup_dirs(&id).iter().all(|d| !d.exists());
+        if !released {
+            root.ok(["ps", "-a"]);
+        }
+        released
+    });
     root.ok(["rm", &name]);
     assert_eq!(root.ok(["ps", "-aq"]), "");
     assert_no_container_processes(&root);

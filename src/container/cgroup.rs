@@ -144,6 +144,11 @@ impl Cgroup {
         cgroup
     }
 
+    /// Whether any directory of this cgroup exists.
+    pub fn exists(&self) -> bool {
+        !self.dirs.is_empty()
+    }
+
     /// Whether the process must be moved in with `add_pid` (it was not started inside by
     /// CLONE_INTO_CGROUP: there are v1 directories to join).
     pub fn needs_add_pid(&self) -> bool {

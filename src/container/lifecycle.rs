@@ -31,6 +31,11 @@ pub fn start_with(
     record: &State,
     interactive: bool,
 ) -> Result<Started> {
+    // Ownership first, under the record's lock: from here on this start is visible, and no
+    // other process takes its cgroup for a leftover (see `retry_cgroup_removal`).
+    if record.owner != state::this_process() {
+        container.update(|s| s.owner = state::this_process())?;
+    }
     let mut init = init_spec(spec, container, record, interactive)?;
     // The network, set up anew at each start: address, ports, /etc/hosts, /etc/resolv.conf.
     let opts = record.config.net.parse()?;
@@ -103,6 +108,9 @@ pub fn finish(
 /// with it, by SIGKILL) is exited with 137, and its cgroup is released. Returns the state.
 pub fn settle(container: &ContainerDir) -> Result<State> {
     let record = container.load_state()?;
+    if record.status != Status::Running && !record.owner_alive() {
+        retry_cgroup_removal(container);
+    }
     if record.status != Status::Running || record.is_running() || record.owner_alive() {
         return Ok(record);
     }
@@ -117,6 +125,24 @@ pub fn settle(container: &ContainerDir) -> Result<State> {
         }
         s.clone()
     })
+}
+
+/// A stopped container's cgroup that an earlier cleanup could not remove (seen, rarely, when
+/// a container died with its killed monitor under load) is removed by a later command. Under
+/// the record's lock, and only while nobody owns the record: whoever starts a container takes
+/// ownership (under the same lock) before it creates the cgroup, so a new run's cgroup is never
+/// mistaken for a leftover.
+fn retry_cgroup_removal(container: &ContainerDir) {
+    if !Cgroup::open(&container.id).exists() {
+        return;
+    }
+    let Ok(_lock) = container.lock() else { return };
+    if container
+        .load_state()
+        .is_ok_and(|s| s.status != Status::Running && !s.owner_alive())
+    {
+        let _ = Cgroup::open(&container.id).remove();
+    }
 }
 
 /// Everything the container's first process needs, from its spec and record.
