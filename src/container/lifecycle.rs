@@ -31,9 +31,10 @@ pub fn start_with(
     record: &State,
     interactive: bool,
 ) -> Result<Started> {
-    // Ownership first, under the record's lock: from here on this start is visible, and no
-    // other process takes its cgroup for a leftover (see `retry_cgroup_removal`).
-    if record.owner != state::this_process() {
+    // A live owner first (a `run` waiting for this start already is one), taken under the
+    // record's lock: no other process takes this start's cgroup for a leftover (see
+    // `retry_cgroup_removal`).
+    if !record.owner_alive() {
         container.update(|s| s.owner = state::this_process())?;
     }
     let mut init = init_spec(spec, container, record, interactive)?;
