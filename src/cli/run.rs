@@ -92,7 +92,7 @@ pub struct RunRequest {
     pub network: crate::net::NetOptions,
     /// The same flags as given, kept with the container (each start sets its network up).
     pub net_flags: NetFlags,
-    /// `-v HOST:CTR[:ro]` bind mounts, in order.
+    /// The `-v` mounts (host paths and volumes), in order.
     pub volumes: Vec<Volume>,
 }
 

@@ -176,7 +176,7 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
 
 /// `Mounts`: `-v` binds of host paths (`bind`) and of volumes (`volume`, with its name).
 fn mounts_json(c: &ContainerDir, spec: &crate::container::spec::Stored) -> Value {
-    let volumes_dir = c.root().join("volumes");
+    let volumes = crate::container::volume::Volumes::new(&c.root());
     let list: Vec<Value> = spec
         .mounts
         .iter()
@@ -189,11 +189,7 @@ fn mounts_json(c: &ContainerDir, spec: &crate::container::spec::Stored) -> Value
                 .iter()
                 .any(|o| o == "ro");
             let source = m.source().clone().unwrap_or_default();
-            let volume = source
-                .strip_prefix(&volumes_dir)
-                .ok()
-                .and_then(|rest| rest.iter().next())
-                .map(|n| n.to_string_lossy().into_owned());
+            let volume = volumes.name_of(&source);
             let mut doc = json!({
                 "Type": if volume.is_some() { "volume" } else { "bind" },
                 "Source": source,
@@ -230,24 +226,28 @@ fn port_bindings(flags: &crate::container::state::NetFlags) -> Value {
                 "HostIp": spec.host_ip.map(|a| a.to_string()).unwrap_or_default(),
                 "HostPort": host,
             });
-            match out.entry(key).or_insert_with(|| json!([])) {
-                Value::Array(list) => list.push(binding),
-                other => *other = json!([binding]),
-            }
+            push_binding(&mut out, key, binding);
         }
     }
     Value::Object(out)
+}
+
+/// Add `binding` to the list of port `key` (`80/tcp`), making the list when it has none.
+fn push_binding(ports: &mut serde_json::Map<String, Value>, key: String, binding: Value) {
+    match ports.entry(key).or_insert(Value::Null) {
+        Value::Array(list) => list.push(binding),
+        other => *other = json!([binding]),
+    }
 }
 
 /// `NetworkSettings`: each network's address, gateway and MAC while the container runs, and
 /// its ports (published ones with their host side, exposed ones as null). As in Docker, the
 /// top-level address fields are the default bridge's.
 fn network_settings(c: &ContainerDir, mode: &str, running: bool, exposed: &Value) -> Value {
-    let root = c.root();
+    let store = crate::net::store::NetStore::new(&c.root());
     let record = running
-        .then(|| crate::net::store::NetStore::new(&root).load_record(&c.id))
+        .then(|| store.load_record(&c.id))
         .and_then(|r| r.ok().flatten());
-    let store = crate::net::store::NetStore::new(&root);
     let mut networks = serde_json::Map::new();
     let mut top = json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0});
     for ep in record.iter().flat_map(|r| &r.endpoints) {
@@ -288,10 +288,7 @@ fn network_settings(c: &ContainerDir, mode: &str, running: bool, exposed: &Value
             let key = format!("{}/{}", p.ctr_port, p.proto.name());
             let binding =
                 json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
-            match ports.entry(key).or_insert(Value::Null) {
-                Value::Array(list) => list.push(binding),
-                other => *other = json!([binding]),
-            }
+            push_binding(&mut ports, key, binding);
         }
     }
     json!({

@@ -36,14 +36,17 @@ pub fn run(root: &Path, req: RunRequest) -> Result<i32> {
     }
     created.keep = true;
     let container = created.container.clone();
-    let preloaded = created.spec.take().zip(created.record.take());
+    let preloaded = created
+        .spec
+        .take()
+        .map(|spec| spec::Stored::from_spec(&spec))
+        .zip(created.record.take());
     foreground_with(root, &container, req.interactive, req.remove, preloaded)
 }
 
 /// `run -it` (and `start -ai`): the container runs under a monitor, as with `-d`, and this
-/// terminal is attached
-/// to it from the first byte, so Ctrl-P Ctrl-Q can detach and leave it running (as Docker's
-/// `run -it` does). Returns once the container has exited and its monitor has recorded that
+/// terminal is attached to it from the first byte, so Ctrl-P Ctrl-Q can detach and leave it
+/// running (as Docker's `run -it` does). Returns once the container has exited and its monitor has recorded that
 /// (and removed it, with `--rm`).
 pub fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
     let (ours, monitors) = socketpair(
@@ -106,7 +109,7 @@ fn foreground_with(
     container: &ContainerDir,
     interactive: bool,
     remove: bool,
-    preloaded: Option<(Spec, State)>,
+    preloaded: Option<(spec::Stored, State)>,
 ) -> Result<i32> {
     let signals = supervise::block_signals()?;
     let record = match &preloaded {
@@ -118,15 +121,11 @@ fn foreground_with(
         record.config.log_max_size,
         record.config.log_max_file,
     )?;
-    let started = match &preloaded {
-        Some((spec, record)) => lifecycle::start_with(
-            container,
-            &spec::Stored::from_spec(spec),
-            record,
-            interactive,
-        ),
-        None => lifecycle::start(container, interactive),
+    let spec = match preloaded {
+        Some((spec, _)) => spec,
+        None => spec::Stored::load(&container.config())?,
     };
+    let started = lifecycle::start_with(container, &spec, &record, interactive);
     let started = match started {
         Ok(s) => s,
         Err(e) => {
@@ -154,7 +153,8 @@ fn foreground_with(
     if lifecycle::wants_restart(&record, code) {
         monitor::spawn(root, container, Start::AfterExit(code), None)?;
     } else if remove {
-        crate::container::remove_files_soon(root, container, &record.name);
+        let anonymous = volume::anonymous_of(&spec.annotations);
+        crate::container::remove_files_soon(root, container, &record.name, &anonymous);
     } else {
         container.update(|s| s.owner = None)?;
     }
@@ -225,25 +225,19 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
         record: None,
         anonymous: Vec::new(),
     };
-    let (volumes, anonymous) = resolve_volumes(root, &req.volumes, &mut created.anonymous)?;
+    let volumes = resolve_volumes(root, &req.volumes, &mut created.anonymous)?;
 
-    let mut spec = spec::build(
+    let spec = spec::build(
         &SpecInput {
             id: &id,
             image_ref: &req.image,
             image_id: &image.id,
             config: &image.config,
+            volumes: &volumes,
+            anonymous: &created.anonymous,
         },
-        &RunRequest {
-            volumes,
-            ..req.clone()
-        },
+        req,
     )?;
-    if !anonymous.is_empty() {
-        let mut annotations = spec.annotations().clone().unwrap_or_default();
-        annotations.insert(volume::ANN_ANONYMOUS.to_string(), anonymous.join(","));
-        spec.set_annotations(Some(annotations));
-    }
     for dir in [container.upper(), container.work(), container.merged()] {
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     }
@@ -296,14 +290,13 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
 }
 
 /// Each `-v` with its host path: a missing host directory is created (empty), as Docker's
-/// `-v` does; a named volume is created on first use, an anonymous one made and named. Returns
-/// the volumes and the names of the anonymous ones (each also pushed onto `anonymous` as soon
-/// as it exists, for the caller's cleanup).
+/// `-v` does; a named volume is created on first use, an anonymous one made and named (and
+/// pushed onto `anonymous` at once, for the caller's cleanup).
 fn resolve_volumes(
     root: &Path,
     asked: &[Volume],
     anonymous: &mut Vec<String>,
-) -> Result<(Vec<Volume>, Vec<String>)> {
+) -> Result<Vec<Volume>> {
     let store = volume::Volumes::new(root);
     let mut out = Vec::new();
     for v in asked {
@@ -330,7 +323,7 @@ fn resolve_volumes(
         }
         out.push(v);
     }
-    Ok((out, anonymous.clone()))
+    Ok(out)
 }
 
 /// /etc/hostname (/etc/hosts and /etc/resolv.conf come with the network, at each start).

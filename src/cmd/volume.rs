@@ -73,8 +73,9 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<i32> {
         VolumeCommand::Prune(args) => {
             let mut reclaimed = 0;
             println!("Deleted Volumes:");
+            let users = volumes.users(root);
             for v in volumes.list() {
-                if (v.anonymous || args.all) && volumes.users(root, &v.name).is_empty() {
+                if (v.anonymous || args.all) && !users.contains_key(&v.name) {
                     let size = super::lifecycle::dir_size(&volumes.data(&v.name));
                     if volumes.remove(&v.name).is_ok() {
                         println!("{}", v.name);
@@ -96,8 +97,7 @@ fn remove(root: &Path, volumes: &Volumes, name: &str, force: bool) -> Result<boo
         }
         bail!("get {name}: no such volume");
     }
-    let users = volumes.users(root, name);
-    if !users.is_empty() {
+    if let Some(users) = volumes.users(root).get(name) {
         bail!("remove {name}: volume is in use - [{}]", users.join(", "));
     }
     volumes.remove(name)?;

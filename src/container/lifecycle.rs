@@ -134,7 +134,8 @@ pub fn settle(container: &ContainerDir) -> Result<State> {
 /// ownership (under the same lock) before it creates the cgroup, so a new run's cgroup is never
 /// mistaken for a leftover.
 fn retry_cgroup_removal(container: &ContainerDir) {
-    if !Cgroup::open(&container.id).exists() {
+    let cgroup = Cgroup::open(&container.id);
+    if !cgroup.exists() {
         return;
     }
     let Ok(_lock) = container.lock() else { return };
@@ -142,7 +143,7 @@ fn retry_cgroup_removal(container: &ContainerDir) {
         .load_state()
         .is_ok_and(|s| s.status != Status::Running && !s.owner_alive())
     {
-        let _ = Cgroup::open(&container.id).remove();
+        let _ = cgroup.remove();
     }
 }
 

@@ -28,7 +28,7 @@ pub fn remove_files(root: &Path, container: &state::ContainerDir, name: &str) {
 /// The anonymous volumes a container made (`-v /path`).
 pub fn anonymous_volumes(container: &state::ContainerDir) -> Vec<String> {
     spec::Stored::load(&container.config())
-        .map(|s| volume::anonymous_of(&s))
+        .map(|s| volume::anonymous_of(&s.annotations))
         .unwrap_or_default()
 }
 
@@ -43,12 +43,18 @@ pub fn remove_with_volumes(root: &Path, container: &state::ContainerDir, name: &
 /// Remove a container without making the caller wait for the deletion of its files (a
 /// foreground `run --rm` about to exit): the directory leaves `containers/` at once, by one
 /// rename into `trash/`, and a short-lived child process deletes it. Whatever a child could not
-/// finish is deleted by the next [`empty_trash`].
-pub fn remove_files_soon(root: &Path, container: &state::ContainerDir, name: &str) {
-    let volumes = anonymous_volumes(container);
-    if !volumes.is_empty() {
+/// finish is deleted by the next [`empty_trash`]. Its anonymous volumes (the caller knows them
+/// from the spec it ran) go with it, here and now.
+pub fn remove_files_soon(
+    root: &Path,
+    container: &state::ContainerDir,
+    name: &str,
+    anonymous: &[String],
+) {
+    if !anonymous.is_empty() {
         // Deleting a volume's files may take a while: no hurry for a container that has some.
-        remove_with_volumes(root, container, name);
+        remove_files(root, container, name);
+        volume::remove_anonymous(root, anonymous);
         return;
     }
     state::release_name(root, name, &container.id);

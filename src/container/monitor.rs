@@ -295,13 +295,7 @@ fn wait_before_restart(container: &ContainerDir, delay: Duration) -> bool {
 
 fn remove(container: &ContainerDir) {
     let name = container.load_state().map(|s| s.name).unwrap_or_default();
-    let root = container
-        .dir
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    super::remove_with_volumes(&root, container, &name);
+    super::remove_with_volumes(&container.root(), container, &name);
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `run` request: ENTRYPOINT/CMD rules, environment, working dir, user, hostname, mounts and
 //! security defaults (Docker's, or stricter). Stored as the container's `config.json`.
 
-use crate::cli::run::RunRequest;
+use crate::cli::run::{RunRequest, Volume};
 use anyhow::{bail, Context, Result};
 use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::{
@@ -74,6 +74,10 @@ pub struct SpecInput<'a> {
     pub image_ref: &'a str,
     pub image_id: &'a str,
     pub config: &'a ImageConfiguration,
+    /// The `-v` mounts, each with its host path resolved.
+    pub volumes: &'a [Volume],
+    /// The names of the anonymous volumes among them, kept as an annotation.
+    pub anonymous: &'a [String],
 }
 
 /// ENTRYPOINT and CMD after the flags, each `None` when empty (as Docker's inspect shows).
@@ -289,6 +293,12 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     annotations.insert(ANN_IMAGE.to_string(), input.image_ref.to_string());
     annotations.insert(ANN_IMAGE_ID.to_string(), input.image_id.to_string());
     annotations.insert(ANN_NETWORK.to_string(), req.network.mode.name());
+    if !input.anonymous.is_empty() {
+        annotations.insert(
+            crate::container::volume::ANN_ANONYMOUS.to_string(),
+            input.anonymous.join(","),
+        );
+    }
     if let Some(name) = &req.name {
         annotations.insert(ANN_NAME.to_string(), name.clone());
     }
@@ -304,7 +314,7 @@ pub fn build(input: &SpecInput<'_>, req: &RunRequest) -> Result<Spec> {
     ));
     spec.set_hostname(Some(hostname));
     let mut mounts = default_mounts();
-    for v in &req.volumes {
+    for v in input.volumes {
         let source = v.source.to_string_lossy();
         let mode = if v.readonly { "ro" } else { "rw" };
         // `copyup`: berth's own mark, read by rootfs: an empty volume gets the image's files.
@@ -392,31 +402,32 @@ impl Stored {
 
     /// The same fields from a spec in hand (a `run` that has just written it).
     pub fn from_spec(spec: &Spec) -> Stored {
-        let process = spec.process().clone().unwrap_or_default();
-        let linux = spec.linux().clone().unwrap_or_default();
+        // Only the fields read back are copied, not the whole process and linux sections.
+        let process = spec.process().as_ref().map(|p| StoredProcess {
+            args: p.args().clone().unwrap_or_default(),
+            env: p.env().clone().unwrap_or_default(),
+            cwd: p.cwd().to_string_lossy().into_owned(),
+            terminal: p.terminal().unwrap_or(false),
+            no_new_privileges: p.no_new_privileges(),
+            capabilities: StoredCaps {
+                bounding: p
+                    .capabilities()
+                    .as_ref()
+                    .and_then(|c| c.bounding().as_ref())
+                    .map(|set| set.iter().copied().collect())
+                    .unwrap_or_default(),
+            },
+        });
+        let linux = spec.linux().as_ref().map(|l| StoredLinux {
+            masked_paths: l.masked_paths().clone().unwrap_or_default(),
+            readonly_paths: l.readonly_paths().clone().unwrap_or_default(),
+        });
         Stored {
             hostname: spec.hostname().clone(),
             mounts: spec.mounts().clone().unwrap_or_default(),
             annotations: spec.annotations().clone().unwrap_or_default(),
-            process: StoredProcess {
-                args: process.args().clone().unwrap_or_default(),
-                env: process.env().clone().unwrap_or_default(),
-                cwd: process.cwd().to_string_lossy().into_owned(),
-                terminal: process.terminal().unwrap_or(false),
-                no_new_privileges: process.no_new_privileges(),
-                capabilities: StoredCaps {
-                    bounding: process
-                        .capabilities()
-                        .as_ref()
-                        .and_then(|c| c.bounding().clone())
-                        .map(|set| set.into_iter().collect())
-                        .unwrap_or_default(),
-                },
-            },
-            linux: StoredLinux {
-                masked_paths: linux.masked_paths().clone().unwrap_or_default(),
-                readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
-            },
+            process: process.unwrap_or_default(),
+            linux: linux.unwrap_or_default(),
         }
     }
 

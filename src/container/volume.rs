@@ -8,6 +8,7 @@ use super::spec::Stored;
 use super::state::{self, ContainerDir};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Annotation listing a container's anonymous volumes (comma-separated names).
@@ -50,6 +51,17 @@ impl Volumes {
     /// Where a volume's files are (what gets bind-mounted).
     pub fn data(&self, name: &str) -> PathBuf {
         self.dir.join(name).join("_data")
+    }
+
+    /// The volume whose data directory `source` is (a mount's source), if it is one.
+    pub fn name_of(&self, source: &Path) -> Option<String> {
+        let name = source
+            .strip_prefix(&self.dir)
+            .ok()?
+            .iter()
+            .next()?
+            .to_str()?;
+        (source == self.data(name)).then(|| name.to_string())
     }
 
     pub fn get(&self, name: &str) -> Option<Meta> {
@@ -111,26 +123,27 @@ impl Volumes {
         std::fs::remove_dir_all(&gone).with_context(|| format!("remove volume {name}"))
     }
 
-    /// The IDs of the containers (running or not) that mount volume `name`.
-    pub fn users(&self, root: &Path, name: &str) -> Vec<String> {
-        let data = self.data(name);
-        state::list_ids(root)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|id| {
-                Stored::load(&ContainerDir::new(root, id).config()).is_ok_and(|spec| {
-                    spec.mounts
-                        .iter()
-                        .any(|m| m.source().as_deref() == Some(data.as_path()))
-                })
-            })
-            .collect()
+    /// For each volume in use, the IDs of the containers (running or not) that mount it: every
+    /// container's spec is read once.
+    pub fn users(&self, root: &Path) -> HashMap<String, Vec<String>> {
+        let mut users: HashMap<String, Vec<String>> = HashMap::new();
+        for id in state::list_ids(root).unwrap_or_default() {
+            let Ok(spec) = Stored::load(&ContainerDir::new(root, &id).config()) else {
+                continue;
+            };
+            for m in &spec.mounts {
+                if let Some(name) = m.source().as_deref().and_then(|s| self.name_of(s)) {
+                    users.entry(name).or_default().push(id.clone());
+                }
+            }
+        }
+        users
     }
 }
 
-/// The anonymous volumes a container's spec lists.
-pub fn anonymous_of(spec: &Stored) -> Vec<String> {
-    spec.annotations
+/// The anonymous volumes a container's spec lists, from its annotations.
+pub fn anonymous_of(annotations: &std::collections::HashMap<String, String>) -> Vec<String> {
+    annotations
         .get(ANN_ANONYMOUS)
         .map(|s| {
             s.split(',')
