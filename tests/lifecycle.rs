@@ -346,6 +346,20 @@ fn assert_no_container_processes(root: &TestRoot) {
     });
 }
 
+/// `kill -9` of the monitor that owns container `id` (its pid is the record's owner).
+fn kill_monitor(root: &TestRoot, id: &str) {
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.dir.join("containers").join(id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let monitor = state["owner"][0].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
 /// Where a container's cgroup can be (hybrid hosts: the cgroup2 tree under unified/).
 fn cgroup_dirs(id: &str) -> Vec<std::path::PathBuf> {
     ["unified", ""]
@@ -430,16 +444,7 @@ fn a_killed_monitor_leaves_an_exited_container() {
     };
     assert!(table().contains("18097"), "{}", table());
     assert!(cgroup_dirs(&id).iter().any(|d| d.exists()));
-    let state: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.dir.join("containers").join(&id).join("state.json")).unwrap(),
-    )
-    .unwrap();
-    let monitor = state["owner"][0].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_monitor(&root, &id);
     eventually("exited", Duration::from_secs(10), || {
         root.ok(["ps", "-a"])
             .lines()
@@ -656,16 +661,7 @@ fn foreground_terminal_detaches_and_reattaches() {
     let mut term = OnPty::spawn(&root, &run_it, 40, 120);
     term.read_until("# ");
     let id = inspect(&root, &name, "{{.Id}}");
-    let state: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.dir.join("containers").join(&id).join("state.json")).unwrap(),
-    )
-    .unwrap();
-    let monitor = state["owner"][0].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_monitor(&root, &id);
     let started = Instant::now();
     assert_eq!(term.wait().code(), Some(137), "{}", term.screen);
     assert!(started.elapsed() < Duration::from_secs(5));
