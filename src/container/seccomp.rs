@@ -212,28 +212,24 @@ fn leaf(verdict: Verdict) -> Vec<bpf::Insn> {
             ret(RET_ALLOW),
             ret(RET_EPERM),
         ],
-        Verdict::SocketFamily => {
-            let mut code = vec![load_arg0];
-            let n = DENIED_SOCKET_FAMILIES.len();
-            for (i, &family) in DENIED_SOCKET_FAMILIES.iter().enumerate() {
-                // Match: jump over the remaining comparisons and the allow.
-                code.push(op(JEQ_K, (n - i) as u8, 0, family as u32));
-            }
-            code.push(ret(RET_ALLOW));
-            code.push(ret(RET_EPERM));
-            code
-        }
-        Verdict::Persona => {
-            let mut code = vec![load_arg0];
-            let n = ALLOWED_PERSONAS.len();
-            for (i, &persona) in ALLOWED_PERSONAS.iter().enumerate() {
-                code.push(op(JEQ_K, (n - i) as u8, 0, persona as u32));
-            }
-            code.push(ret(RET_EPERM));
-            code.push(ret(RET_ALLOW));
-            code
-        }
+        Verdict::SocketFamily => arg0_in(&DENIED_SOCKET_FAMILIES, RET_EPERM, RET_ALLOW),
+        Verdict::Persona => arg0_in(&ALLOWED_PERSONAS, RET_ALLOW, RET_EPERM),
     }
+}
+
+/// Return `if_in` when args[0] (its low 32 bits) is one of `values`, else `otherwise`.
+#[cfg(target_arch = "x86_64")]
+fn arg0_in(values: &[u64], if_in: u32, otherwise: u32) -> Vec<bpf::Insn> {
+    use bpf::*;
+    let mut code = vec![op(LD_W_ABS, 0, 0, DATA_ARG0_LO)];
+    let n = values.len();
+    for (i, &value) in values.iter().enumerate() {
+        // Match: jump over the remaining comparisons and the `otherwise` return.
+        code.push(op(JEQ_K, (n - i) as u8, 0, value as u32));
+    }
+    code.push(ret(otherwise));
+    code.push(ret(if_in));
+    code
 }
 
 #[cfg(not(target_arch = "x86_64"))]
