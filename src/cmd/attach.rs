@@ -38,12 +38,35 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
     if record.config.tty && send_input && !stdin_tty {
         return Err(coded(1, "the input device is not a TTY"));
     }
-    let sock = attach::connect(&container.dir)?;
+    let sock = connect(&container)?;
     match stream(&sock, record.config.tty, send_input)? {
         Ended::Exit(code) => Ok(code),
         Ended::Detached => Ok(0),
         Ended::Closed => Ok(settle(&container)?.exit_code.unwrap_or(0)),
         Ended::Signal(sig) => Ok(128 + sig),
+    }
+}
+
+/// Connect to the monitor. A container restarted by its policy is recorded as running a moment
+/// before its monitor listens again, so a refused connection is retried for a short while as
+/// long as the record still says running.
+fn connect(container: &state::ContainerDir) -> Result<std::os::fd::OwnedFd> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match attach::connect(&container.dir) {
+            Ok(sock) => return Ok(sock),
+            Err(e) if std::time::Instant::now() < deadline => {
+                let transient = matches!(
+                    e.downcast_ref::<Errno>(),
+                    Some(Errno::ECONNREFUSED | Errno::ENOENT)
+                );
+                if !transient || !settle(container)?.is_running() {
+                    return Err(e);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

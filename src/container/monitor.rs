@@ -242,6 +242,9 @@ fn run(
             }
             Err(_) => break,
         };
+        // Listen before telling the caller the container started: an `attach` right after
+        // `run -d` returns must find the socket.
+        let listener = super::attach::listen(&container.dir).ok();
         report(report_fd, b"O");
         *report_fd = None;
         let began = Instant::now();
@@ -249,7 +252,6 @@ fn run(
             .load_state()
             .map(|r| r.config.interactive)
             .unwrap_or(false);
-        let listener = super::attach::listen(&container.dir).ok();
         let session = Session {
             signals: nix::sys::signal::SigSet::empty(),
             interactive: record_interactive,
