@@ -441,10 +441,10 @@ fn interactive_terminal() {
     assert!(term.screen.contains("xterm"), "{}", term.screen);
     // Ctrl-C interrupts the foreground command, not the shell.
     term.type_keys(b"sleep 100; echo after-sleep\r");
-    std::thread::sleep(Duration::from_millis(300));
+    root.wait_for_process(&name, "sleep 100");
     term.type_keys(b"\x03");
-    term.type_keys(b"echo still-here\r");
-    term.read_until("still-here\r\n");
+    term.type_keys(b"echo still-$((1+1))\r");
+    term.read_until("still-2");
     term.type_keys(b"exit 5\r");
     assert_eq!(term.wait().code(), Some(5), "{}", term.screen);
     term.assert_mode_restored();

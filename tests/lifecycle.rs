@@ -482,11 +482,13 @@ fn restart_policies() {
         "-c",
         "echo run; exit 1",
     ]);
+    // Four runs logged and the last one's exit recorded; then nothing more happens.
     eventually("retries used up", Duration::from_secs(20), || {
-        inspect(&root, &name, "{{.RestartCount}} {{.State.Status}}") == "3 exited"
-            && root.ok(["inspect", "-f", "{{.State.Pid}}", &name]).trim() == "0"
+        root.ok(["logs", &name]).lines().count() == 4
+            && inspect(&root, &name, "{{.RestartCount}} {{.State.Status}}") == "3 exited"
     });
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "exited");
     assert_eq!(
         root.ok(["logs", &name]),
         "run\nrun\nrun\nrun\n",
@@ -518,6 +520,74 @@ fn restart_policies() {
     );
     let out = root.run(["run", "--rm", "--restart", "always", "busybox", "true"]);
     assert_fails(&out, 125, "Conflicting options: --restart and --rm");
+}
+
+/// Scripts chain verbs: `stop && start`, `wait && rm`, `stop && rm`. Each verb returns only
+/// once the container's owner has let go, so the next one never finds it busy. Repeated
+/// (bounded: 5 rounds) because a premature return shows only now and then.
+#[test]
+fn chained_verbs_find_the_container_free() {
+    let root = TestRoot::with_busybox();
+    for round in 0..5 {
+        let name = unique("chain");
+        root.ok(["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+        root.ok(["stop", "-t", "0", &name]);
+        root.ok(["start", &name]);
+        assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "running");
+        root.ok(["stop", "-t", "0", &name]);
+        root.ok(["rm", &name]);
+        let quick = unique("quick");
+        root.ok([
+            "run",
+            "-d",
+            "--name",
+            &quick,
+            "busybox",
+            "sh",
+            "-c",
+            &format!("echo line-{round}; exit {round}"),
+        ]);
+        assert_eq!(root.ok(["wait", &quick]).trim(), round.to_string());
+        // The last output is in the log once the exit is recorded.
+        assert_eq!(root.ok(["logs", &quick]), format!("line-{round}\n"));
+        root.ok(["rm", &quick]);
+    }
+    assert_eq!(root.ok(["ps", "-aq"]), "");
+}
+
+/// A `stop` while the restart policy is between two runs wins: no run starts after it.
+#[test]
+fn stop_between_restarts_is_final() {
+    let root = TestRoot::with_busybox();
+    for _ in 0..3 {
+        let name = unique("churn");
+        root.ok([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--restart",
+            "always",
+            "busybox",
+            "sh",
+            "-c",
+            "echo up",
+        ]);
+        eventually("a restart", Duration::from_secs(20), || {
+            root.ok(["logs", &name]).lines().count() >= 2
+        });
+        root.ok(["stop", "-t", "1", &name]);
+        let count = root.ok(["logs", &name]).lines().count();
+        assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "exited");
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            root.ok(["logs", &name]).lines().count(),
+            count,
+            "a run after stop"
+        );
+        assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "exited");
+        root.ok(["rm", &name]);
+    }
 }
 
 #[test]

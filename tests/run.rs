@@ -395,7 +395,9 @@ fn tty_without_a_terminal_is_refused() {
 #[test]
 fn interactive_terminal() {
     let root = TestRoot::with_busybox();
-    let mut term = OnPty::spawn(&root, &["run", "-it", "--rm", "busybox", "sh"], 33, 101);
+    let name = unique("tty");
+    let run_it = ["run", "-it", "--rm", "--name", &name, "busybox", "sh"];
+    let mut term = OnPty::spawn(&root, &run_it, 33, 101);
     term.read_until("# ");
     term.type_keys(b"tty; stty size; echo $((6*7))\r");
     term.read_until("42");
@@ -407,7 +409,7 @@ fn interactive_terminal() {
     );
     // Ctrl-C reaches the container: it interrupts a long sleep, the shell prompts again.
     term.type_keys(b"sleep 60\r");
-    std::thread::sleep(Duration::from_millis(300));
+    root.wait_for_process(&name, "sleep 60");
     term.type_keys(&[0x03]);
     term.type_keys(b"echo back-$((1+1))\r");
     term.read_until("back-2");

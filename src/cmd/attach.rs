@@ -42,7 +42,11 @@ pub fn attach(root: &std::path::Path, args: &AttachArgs) -> Result<i32> {
     match stream(&sock, record.config.tty, send_input)? {
         Ended::Exit(code) => Ok(code),
         Ended::Detached => Ok(0),
-        Ended::Closed => Ok(settle(&container)?.exit_code.unwrap_or(0)),
+        Ended::Closed => Ok(super::run::recorded_exit(
+            &container,
+            record.started_at.as_deref(),
+            None,
+        )),
         Ended::Signal(sig) => Ok(128 + sig),
     }
 }

@@ -81,7 +81,7 @@ pub fn describe(c: &ContainerDir) -> Result<Value> {
     let process = &spec.process;
     let args = process.args.clone();
     let ann = &spec.annotations;
-    let running = s.is_running();
+    let running = s.is_up();
     let word = super::ps::state_word(&s);
     let zero_time = "0001-01-01T00:00:00Z".to_string();
     let lowers: Vec<String> = s

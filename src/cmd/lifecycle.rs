@@ -112,6 +112,11 @@ fn stop_one(container: &ContainerDir, timeout: Option<u64>, signal: Option<&str>
         s.clone()
     })?;
     if !record.is_running() {
+        // Between two runs of its restart policy: its monitor sees the flag (before its next
+        // run, or as that run starts) and lets go.
+        if record.status == Status::Exited {
+            wait_released(container);
+        }
         settle(container)?;
         return Ok(());
     }
@@ -131,6 +136,7 @@ fn stop_one(container: &ContainerDir, timeout: Option<u64>, signal: Option<&str>
         }
     }
     wait_recorded(container)?;
+    wait_released(container);
     Ok(())
 }
 
@@ -200,17 +206,16 @@ pub fn start(root: &Path, args: &StartArgs) -> Result<i32> {
 pub fn restart(root: &Path, args: &StopArgs) -> Result<i32> {
     each(root, &args.containers, |c| {
         stop_one(c, args.time, args.signal.as_deref())?;
-        // The monitor of the stopped run may still be finishing; wait for it to let go.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while container_owner_alive(c) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
         start_one(root, c).map(|_| None)
     })
 }
 
-fn container_owner_alive(c: &ContainerDir) -> bool {
-    c.load_state().is_ok_and(|s| s.owner_alive())
+/// Wait (bounded) for the owner of a stopped container to let go of its record.
+fn wait_released(c: &ContainerDir) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.load_state().is_ok_and(|s| s.owner_alive()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 pub fn kill(root: &Path, args: &KillArgs) -> Result<i32> {

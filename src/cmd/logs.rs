@@ -111,7 +111,8 @@ pub fn logs(root: &Path, args: &LogsArgs) -> Result<i32> {
         return Ok(0);
     }
     loop {
-        let running = settle(&container)?.is_running();
+        // Until the exit is recorded: the owner writes the last lines to the log first.
+        let running = settle(&container)?.is_up();
         let (more, next) = log::read_from(&path, offset)?;
         offset = next;
         let more: Vec<Record> = more.into_iter().filter(keep).collect();

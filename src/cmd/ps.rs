@@ -30,7 +30,7 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
             continue;
         }
         let command = command_of(&c);
-        let ports = if record.is_running() {
+        let ports = if record.is_up() {
             crate::net::ports::format_ps_column(&crate::net::published(root, &id))
         } else {
             String::new()
@@ -61,7 +61,7 @@ pub fn status_text(s: &State, now: i64) -> String {
             .map(|t| human_duration(now - t))
             .unwrap_or_default()
     };
-    if s.is_running() {
+    if s.is_up() {
         let paused = if s.paused { " (Paused)" } else { "" };
         return format!("Up {}{paused}", ago(&s.started_at));
     }
@@ -77,7 +77,7 @@ pub fn status_text(s: &State, now: i64) -> String {
 
 /// Docker's State word: created, running, paused, exited.
 pub fn state_word(s: &State) -> &'static str {
-    if s.is_running() {
+    if s.is_up() {
         if s.paused {
             "paused"
         } else {
@@ -129,7 +129,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<i32> {
         args.all || limit.is_some() || args.filter.iter().any(|f| f.starts_with("status="));
     let mut kept = Vec::new();
     for e in list.drain(..) {
-        if !show_all && !e.state.is_running() {
+        if !show_all && !e.state.is_up() {
             continue;
         }
         let mut ok = true;

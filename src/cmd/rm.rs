@@ -26,7 +26,7 @@ fn remove_one(root: &Path, query: &str, force: bool, volumes: bool) -> Result<()
     let container = state::resolve(root, query)?;
     let record = container.load_state().ok();
     if let Some(record) = &record {
-        let running = record.is_running();
+        let running = record.is_up();
         // A monitor between two runs of a restart policy owns the record too.
         let restarting =
             !running && record.status != state::Status::Created && record.owner_alive();

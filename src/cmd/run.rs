@@ -4,7 +4,7 @@
 
 use crate::cli::run::{RunRequest, Volume};
 use crate::cmd::attach::Ended;
-use crate::container::lifecycle;
+use crate::container::lifecycle::{self, Why};
 use crate::container::log::LogWriter;
 use crate::container::monitor::{self, Start};
 use crate::container::spec::{self, SpecInput};
@@ -65,20 +65,30 @@ pub fn attached(root: &Path, container: &ContainerDir) -> Result<i32> {
         Ended::Closed => None,
     };
     drop(ours);
-    // The monitor records the exit (and removes an --rm container) right after telling us.
+    Ok(recorded_exit(container, first_start.as_deref(), code))
+}
+
+/// The exit code of a container whose attach session has ended with its exit (`code`, when
+/// the monitor sent it) or a closed connection, once its monitor has recorded the exit (and
+/// removed an --rm container), which it does right after: bounded, 10 s.
+pub fn recorded_exit(
+    container: &ContainerDir,
+    first_start: Option<&str>,
+    code: Option<i32>,
+) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let record = match lifecycle::settle(container) {
             Ok(r) => r,
-            Err(_) => return Ok(code.unwrap_or(0)),
+            Err(_) => return code.unwrap_or(0),
         };
         // Done (or its monitor is gone and the container with it), or started again by its
         // restart policy.
         let settled = record.owner.is_none()
             || (!record.owner_alive() && !record.is_running())
-            || (record.is_running() && record.started_at != first_start);
+            || (record.is_running() && record.started_at.as_deref() != first_start);
         if settled || Instant::now() >= deadline {
-            return Ok(code.or(record.exit_code).unwrap_or(0));
+            return code.or(record.exit_code).unwrap_or(0);
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -125,7 +135,7 @@ fn foreground_with(
         Some((spec, _)) => spec,
         None => spec::Stored::load(&container.config())?,
     };
-    let started = lifecycle::start_with(container, &spec, &record, interactive);
+    let started = lifecycle::start_with(container, &spec, &record, interactive, Why::Asked);
     let started = match started {
         Ok(s) => s,
         Err(e) => {
@@ -148,15 +158,13 @@ fn foreground_with(
     };
     let result = supervise::supervise(started.launched, session);
     let code = result.unwrap_or(137);
-    lifecycle::finish(container, &started.cgroup, started.net, code)?;
-    let record = container.load_state()?;
-    if lifecycle::wants_restart(&record, code) {
+    if lifecycle::finish(container, &started.cgroup, started.net, code)? {
         monitor::spawn(root, container, Start::AfterExit(code), None)?;
     } else if remove {
+        // Its name now (a `rename` may have come in while it ran).
+        let name = container.load_state()?.name;
         let anonymous = volume::anonymous_of(&spec.annotations);
-        crate::container::remove_files_soon(root, container, &record.name, &anonymous);
-    } else {
-        container.update(|s| s.owner = None)?;
+        crate::container::remove_files_soon(root, container, &name, &anonymous);
     }
     Ok(code)
 }

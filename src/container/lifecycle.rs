@@ -7,7 +7,8 @@ use super::process::{self, InitSpec, Launched};
 use super::rootfs::RootfsPlan;
 use super::spec;
 use super::state::{self, ContainerDir, State, Status};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use std::os::fd::{AsFd, AsRawFd};
 
 /// A container whose first process runs, with its cgroup and its network (released when the
 /// plan is dropped: its address, port reservations and rules).
@@ -17,11 +18,20 @@ pub struct Started {
     pub net: crate::net::Plan,
 }
 
+/// Why a container's process is started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// `run`, `start` or `restart`.
+    Asked,
+    /// Its restart policy, after it exited: a `stop` that came in meanwhile wins.
+    Policy,
+}
+
 /// Start the container's process from its record and mark it running, owned by this process.
-pub fn start(container: &ContainerDir, interactive: bool) -> Result<Started> {
+pub fn start(container: &ContainerDir, interactive: bool, why: Why) -> Result<Started> {
     let record = container.load_state()?;
     let spec = spec::Stored::load(&container.config())?;
-    start_with(container, &spec, &record, interactive)
+    start_with(container, &spec, &record, interactive, why)
 }
 
 /// [`start`] with the spec and record in hand (a `run` has just written them).
@@ -30,6 +40,7 @@ pub fn start_with(
     spec: &spec::Stored,
     record: &State,
     interactive: bool,
+    why: Why,
 ) -> Result<Started> {
     // A live owner first (a `run` waiting for this start already is one), taken under the
     // record's lock: no other process takes this start's cgroup for a leftover (see
@@ -70,7 +81,12 @@ pub fn start_with(
         }
     };
     let pid = launched.pid;
-    container.update(|s| {
+    // `stop` sets its flag under the record's lock and then signals the recorded process: it
+    // sees this run's pid, or this sees its flag and the policy's restart is called off.
+    let called_off = container.update(|s| {
+        if why == Why::Policy && s.stopped_by_user {
+            return true;
+        }
         s.status = Status::Running;
         s.pid = Some(pid);
         s.pid_start = state::process_start_time(pid);
@@ -79,7 +95,15 @@ pub fn start_with(
         s.finished_at = None;
         s.owner = state::this_process();
         s.paused = false;
-    })?;
+        false
+    });
+    if !matches!(called_off, Ok(false)) {
+        let _ = crate::sys::process::pidfd_send_signal(launched.pidfd.as_raw_fd(), libc::SIGKILL);
+        let _ = super::supervise::reap(launched.pidfd.as_fd());
+        let _ = cgroup.remove();
+        called_off?;
+        bail!("container {} was stopped before its restart", container.id);
+    }
     Ok(Started {
         launched,
         cgroup,
@@ -87,20 +111,40 @@ pub fn start_with(
     })
 }
 
-/// Record the end of the container's process and release its cgroup and network.
+/// Record the end of the container's process and release its cgroup and network. Returns
+/// whether its restart policy asks for another run. When it does not, and the container is not
+/// to be removed, this process lets go of the record in the same update: whoever sees the exit
+/// (`stop`, `wait`) can start or remove the container at once.
 pub fn finish(
     container: &ContainerDir,
     cgroup: &Cgroup,
     net: crate::net::Plan,
     code: i32,
-) -> Result<()> {
+) -> Result<bool> {
     let _ = cgroup.remove();
     drop(net);
+    let me = state::this_process();
     container.update(|s| {
         s.status = Status::Exited;
         s.exit_code = Some(code);
         s.finished_at = Some(state::now_rfc3339());
         s.paused = false;
+        let restart = wants_restart(s, code);
+        if !restart && !s.config.auto_remove && s.owner == me {
+            s.owner = None;
+        }
+        restart
+    })
+}
+
+/// Let go of the record, unless somebody else owns it by now.
+pub fn release(container: &ContainerDir) -> Result<State> {
+    let me = state::this_process();
+    container.update(|s| {
+        if s.owner == me {
+            s.owner = None;
+        }
+        s.clone()
     })
 }
 

@@ -9,7 +9,7 @@
 
 use super::lifecycle;
 use super::log::LogWriter;
-use super::state::{ContainerDir, Status};
+use super::state::{self, ContainerDir, Status};
 use super::supervise::{self, Session};
 use crate::sys::process::{clone_fork, exit_now, Forked};
 use anyhow::{anyhow, Context, Result};
@@ -207,27 +207,33 @@ fn run(
         record.config.log_max_file,
     )?;
     let mut attempt: u32 = 0;
-    let mut last = after_exit;
-    if after_exit.is_some() {
+    // Whether the run that just ended asks its restart policy for another.
+    let mut restart_due = None;
+    if let Some(code) = after_exit {
+        // The foreground `run` whose container exited hands the record over to us.
+        let record = container.update(|s| {
+            s.owner = state::this_process();
+            s.clone()
+        })?;
+        restart_due = Some(lifecycle::wants_restart(&record, code));
         report(report_fd, b"O");
         *report_fd = None;
     }
     loop {
-        if let Some(code) = last {
-            let Ok(record) = container.load_state() else {
-                return Ok(()); // removed meanwhile
-            };
-            if !lifecycle::wants_restart(&record, code) {
-                break;
+        let why = match restart_due {
+            Some(false) => break,
+            Some(true) => {
+                if !wait_before_restart(container, lifecycle::restart_delay(attempt)) {
+                    break;
+                }
+                attempt += 1;
+                container.update(|s| s.restart_count += 1)?;
+                lifecycle::Why::Policy
             }
-            if !wait_before_restart(container, lifecycle::restart_delay(attempt)) {
-                break;
-            }
-            attempt += 1;
-            container.update(|s| s.restart_count += 1)?;
-        }
-        let started = match lifecycle::start(container, container.load_state()?.config.interactive)
-        {
+            None => lifecycle::Why::Asked,
+        };
+        let interactive = container.load_state()?.config.interactive;
+        let started = match lifecycle::start(container, interactive, why) {
             Ok(s) => s,
             Err(e) if report_fd.is_some() => {
                 let _ = container.update(|s| s.owner = None);
@@ -248,13 +254,9 @@ fn run(
         report(report_fd, b"O");
         *report_fd = None;
         let began = Instant::now();
-        let record_interactive = container
-            .load_state()
-            .map(|r| r.config.interactive)
-            .unwrap_or(false);
         let session = Session {
             signals: nix::sys::signal::SigSet::empty(),
-            interactive: record_interactive,
+            interactive,
             attached: false,
             log: Some(&mut log),
             attach: listener,
@@ -263,18 +265,23 @@ fn run(
         };
         let code = supervise::supervise(started.launched, session).unwrap_or(137);
         let _ = std::fs::remove_file(container.dir.join("attach.sock"));
-        lifecycle::finish(container, &started.cgroup, started.net, code)?;
+        restart_due = Some(lifecycle::finish(
+            container,
+            &started.cgroup,
+            started.net,
+            code,
+        )?);
         if began.elapsed() >= Duration::from_secs(10) {
             attempt = 0;
         }
-        last = Some(code);
     }
-    let record = container.update(|s| {
-        s.owner = None;
-        s.clone()
-    });
-    if record.is_ok_and(|r| r.config.auto_remove && r.status != Status::Running) {
-        remove(container);
+    // An --rm container is removed while this monitor still owns it; the record goes with it.
+    match container.load_state() {
+        Ok(r) if r.config.auto_remove && r.status != Status::Running => remove(container),
+        Ok(_) => {
+            let _ = lifecycle::release(container);
+        }
+        Err(_) => {} // removed meanwhile
     }
     Ok(())
 }

@@ -114,6 +114,13 @@ impl State {
         self.status == Status::Running && alive(self.pid, self.pid_start)
     }
 
+    /// Whether the container is running as users see it: its process runs, or it has ended
+    /// and its owner is still collecting the last output before it records the exit (Docker,
+    /// too, reports an exit once the container's streams are drained).
+    pub fn is_up(&self) -> bool {
+        self.status == Status::Running && (alive(self.pid, self.pid_start) || self.owner_alive())
+    }
+
     /// Whether the owner (monitor or foreground CLI) is still there.
     pub fn owner_alive(&self) -> bool {
         self.owner

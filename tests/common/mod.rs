@@ -119,6 +119,24 @@ impl TestRoot {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Wait (bounded: 10 s) until `berth top CONTAINER` lists a process whose command line
+    /// contains `command`: a key typed at a terminal after that reaches it, not a shell still
+    /// starting it.
+    pub fn wait_for_process(&self, container: &str, command: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let top = self.ok(["top", container]);
+            if top.contains(command) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{command:?} never ran in {container}: {top}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Every regular file under `sub` of the store, relative paths, sorted.
     pub fn files_under(&self, sub: &str) -> Vec<String> {
         let mut found = Vec::new();
