@@ -418,6 +418,42 @@ fn interactive_terminal() {
     term.assert_mode_restored();
 }
 
+/// berth started with signals ignored (`nohup` ignores SIGHUP, a shell's background job
+/// SIGINT and SIGQUIT; execve(2) keeps that) does not pass that on: the container's processes,
+/// main and exec'd, ignore nothing, and Ctrl-C or a hangup reaches them.
+#[test]
+fn ignored_signals_are_not_inherited() {
+    use std::os::unix::process::CommandExt;
+    let root = TestRoot::with_busybox();
+    let ignoring = |args: &[&str]| {
+        let mut cmd = root.berth(args);
+        // SAFETY: signal(2) is async-signal-safe, and the closure touches nothing else.
+        unsafe {
+            cmd.pre_exec(|| {
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+                    libc::signal(sig, libc::SIG_IGN);
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().expect("spawn berth");
+        assert_ok(&out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let none = "SigIgn:\t0000000000000000";
+    let status = ["busybox", "grep", "SigIgn", "/proc/self/status"];
+    let mut run = vec!["run", "--rm"];
+    run.extend_from_slice(&status);
+    assert_eq!(ignoring(&run).trim(), none, "foreground run");
+    let name = unique("ign");
+    ignoring(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    let main = root.ok(["exec", &name, "grep", "SigIgn", "/proc/1/status"]);
+    assert_eq!(main.trim(), none, "main process of run -d");
+    let exec = ignoring(&["exec", &name, "grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(exec.trim(), none, "exec");
+    root.ok(["rm", "-f", &name]);
+}
+
 #[test]
 fn bad_input_is_a_clear_error_and_leaves_nothing() {
     let root = TestRoot::with_busybox();

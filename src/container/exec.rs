@@ -134,7 +134,7 @@ fn child_main(
         None,
     )
     .context("reset signal mask")?;
-    crate::sys::process::default_signal(libc::SIGPIPE);
+    crate::sys::process::default_signals();
     nix::unistd::setsid().context("setsid")?;
 
     // With a mount namespace, setns(2) also moves our root and cwd to the container's root.

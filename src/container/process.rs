@@ -301,7 +301,7 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
         None,
     )
     .context("reset signal mask")?;
-    crate::sys::process::default_signal(libc::SIGPIPE);
+    crate::sys::process::default_signals();
 
     nix::unistd::setsid().context("setsid")?;
     if let crate::net::Namespace::Join(ns) = &spec.netns {

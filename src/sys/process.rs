@@ -117,11 +117,30 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Reset a signal to its default disposition (Rust ignores SIGPIPE; exec keeps "ignored").
-pub fn default_signal(signal: i32) {
-    // SAFETY: SIG_DFL is a valid disposition for any catchable signal.
-    unsafe {
-        libc::signal(signal, libc::SIG_DFL);
+/// Give every signal its default disposition before a container's program is executed.
+/// execve(2) keeps "ignored": Rust's runtime ignores SIGPIPE, and berth may itself be started
+/// with signals ignored (`nohup` ignores SIGHUP; a shell's background job ignores SIGINT and
+/// SIGQUIT), none of which must reach the container's processes.
+pub fn default_signals() {
+    // The kernel's own call: the C library's wrapper refuses the two real-time signals it
+    // keeps for itself (32 and 33), which a container may just as well find ignored. An
+    // all-zero kernel sigaction is SIG_DFL with no flags and an empty mask, whatever the
+    // architecture's field order (rt_sigaction(2)).
+    let dfl = [0u64; 4];
+    for signal in 1..=64 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: `dfl` is large enough for the kernel's struct sigaction and lives across
+            // the call; no old action is asked for.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    dfl.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
+            }
+        }
     }
 }
 
