@@ -25,6 +25,23 @@ fn run_sh_detached(root: &TestRoot, name: &str, script: &str) -> String {
     root.ok(["run", "-d", "--name", name, "busybox", "sh", "-c", script])
 }
 
+/// [`run_sh_detached`] with `--restart POLICY`.
+fn run_sh_restarting(root: &TestRoot, name: &str, policy: &str, script: &str) {
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--restart",
+        policy,
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ];
+    root.ok(args);
+}
+
 #[test]
 fn run_detached_then_logs() {
     let root = TestRoot::with_busybox();
@@ -470,18 +487,7 @@ fn a_killed_monitor_leaves_an_exited_container() {
 fn restart_policies() {
     let root = TestRoot::with_busybox();
     let name = unique("flaky");
-    root.ok([
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--restart",
-        "on-failure:3",
-        "busybox",
-        "sh",
-        "-c",
-        "echo run; exit 1",
-    ]);
+    run_sh_restarting(&root, &name, "on-failure:3", "echo run; exit 1");
     // Four runs logged and the last one's exit recorded; then nothing more happens.
     eventually("retries used up", Duration::from_secs(20), || {
         root.ok(["logs", &name]).lines().count() == 4
@@ -493,30 +499,6 @@ fn restart_policies() {
         root.ok(["logs", &name]),
         "run\nrun\nrun\nrun\n",
         "one run and exactly three restarts"
-    );
-    let always = unique("always");
-    root.ok([
-        "run",
-        "-d",
-        "--name",
-        &always,
-        "--restart",
-        "always",
-        "busybox",
-        "sh",
-        "-c",
-        "echo up; sleep 0.2",
-    ]);
-    eventually("restarted", Duration::from_secs(20), || {
-        root.ok(["logs", &always]).lines().count() >= 3
-    });
-    root.ok(["stop", "-t", "1", &always]);
-    let count = root.ok(["logs", &always]).lines().count();
-    std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(
-        root.ok(["logs", &always]).lines().count(),
-        count,
-        "stop was undone by the restart policy"
     );
     let out = root.run(["run", "--rm", "--restart", "always", "busybox", "true"]);
     assert_fails(&out, 125, "Conflicting options: --restart and --rm");
@@ -555,26 +537,16 @@ fn chained_verbs_find_the_container_free() {
     assert_eq!(root.ok(["ps", "-aq"]), "");
 }
 
-/// A `stop` while the restart policy is between two runs wins: no run starts after it.
+/// `stop` of an `always` container is never undone by its policy, whether it comes while a
+/// run is up or while the policy is between two runs: no run starts after it.
 #[test]
-fn stop_between_restarts_is_final() {
+fn stop_is_final_under_a_restart_policy() {
     let root = TestRoot::with_busybox();
-    for _ in 0..3 {
-        let name = unique("churn");
-        root.ok([
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--restart",
-            "always",
-            "busybox",
-            "sh",
-            "-c",
-            "echo up",
-        ]);
-        eventually("a restart", Duration::from_secs(20), || {
-            root.ok(["logs", &name]).lines().count() >= 2
+    for script in ["echo up; sleep 0.2", "echo up", "echo up"] {
+        let name = unique("always");
+        run_sh_restarting(&root, &name, "always", script);
+        eventually("restarted", Duration::from_secs(20), || {
+            root.ok(["logs", &name]).lines().count() >= 3
         });
         root.ok(["stop", "-t", "1", &name]);
         let count = root.ok(["logs", &name]).lines().count();
@@ -583,7 +555,7 @@ fn stop_between_restarts_is_final() {
         assert_eq!(
             root.ok(["logs", &name]).lines().count(),
             count,
-            "a run after stop"
+            "stop was undone by the restart policy"
         );
         assert_eq!(inspect(&root, &name, "{{.State.Status}}"), "exited");
         root.ok(["rm", &name]);
