@@ -54,6 +54,9 @@ fn remove_one(root: &Path, query: &str, force: bool, volumes: bool) -> Result<()
     }
     Cgroup::open(&container.id).remove()?;
     crate::net::release(root, &container.id)?;
+    // Under the record's lock: a late writer (an owner that outlived the wait above, a `ps`
+    // settling the record) waits, then finds no record, rather than leaving one half deleted.
+    let _lock = container.lock().ok();
     let name = record.map(|r| r.name).unwrap_or_default();
     if volumes {
         crate::container::remove_with_volumes(root, &container, &name);

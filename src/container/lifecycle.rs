@@ -137,15 +137,17 @@ pub fn finish(
     })
 }
 
-/// Let go of the record, unless somebody else owns it by now.
-pub fn release(container: &ContainerDir) -> Result<State> {
+/// Let go of the record if this process still owns it. Nothing is written otherwise: once
+/// let go, the record is anybody's (a `rm` may be deleting it).
+pub fn release(container: &ContainerDir) -> Result<()> {
     let me = state::this_process();
-    container.update(|s| {
-        if s.owner == me {
-            s.owner = None;
-        }
-        s.clone()
-    })
+    let _lock = container.lock()?;
+    let mut record = container.load_state()?;
+    if me.is_some() && record.owner == me {
+        record.owner = None;
+        container.save_state(&record)?;
+    }
+    Ok(())
 }
 
 /// Bring a record up to date when the process that owned it is gone: a container marked
