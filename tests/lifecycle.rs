@@ -705,7 +705,9 @@ fn foreground_terminal_detaches_and_reattaches() {
     let id = inspect(&root, &name, "{{.Id}}");
     kill_monitor(&root, &id);
     let started = Instant::now();
-    assert_eq!(term.wait().code(), Some(137), "{}", term.screen);
+    let code = term.wait().code();
+    let record = std::fs::read_to_string(root.dir.join("containers").join(&id).join("state.json"));
+    assert_eq!(code, Some(137), "{} (record: {record:?})", term.screen);
     assert!(started.elapsed() < Duration::from_secs(5));
     term.assert_mode_restored();
     root.ok(["rm", &name]);

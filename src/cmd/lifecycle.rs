@@ -52,7 +52,7 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
 }
 
 /// Send a signal to the container's first process; false when it is not running.
-fn signal_container(record: &State, signal: Signal) -> Result<bool> {
+pub fn signal_container(record: &State, signal: Signal) -> Result<bool> {
     if !record.is_running() {
         return Ok(false);
     }

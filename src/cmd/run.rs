@@ -90,6 +90,11 @@ pub fn recorded_exit(
         if settled || Instant::now() >= deadline {
             return code.or(record.exit_code).unwrap_or(0);
         }
+        if code.is_none() && record.status == Status::Running && !record.owner_alive() {
+            // Its monitor was killed: the container dies with it (its parent-death signal);
+            // make sure of that rather than leave it running with nobody to collect it.
+            let _ = super::lifecycle::signal_container(&record, nix::sys::signal::Signal::SIGKILL);
+        }
         std::thread::sleep(Duration::from_millis(2));
     }
 }
