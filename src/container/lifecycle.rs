@@ -193,6 +193,15 @@ fn retry_cgroup_removal(container: &ContainerDir) {
     }
 }
 
+/// A container's lower dirs: its image's layers, then the engine's own on top.
+pub fn with_engine_layer(
+    mut layers: Vec<std::path::PathBuf>,
+    store: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    layers.push(super::rootfs::engine_layer(store)?);
+    Ok(layers)
+}
+
 /// Everything the container's first process needs, from its spec and record.
 pub fn init_spec(
     spec: &spec::Stored,
@@ -210,7 +219,7 @@ pub fn init_spec(
         .unwrap_or_else(|| "0".to_string());
     Ok(InitSpec {
         rootfs: RootfsPlan {
-            layers: record.config.layers.clone(),
+            layers: with_engine_layer(record.config.layers.clone(), &container.root())?,
             upper: container.upper(),
             work: container.work(),
             merged: container.merged(),

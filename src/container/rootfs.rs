@@ -16,7 +16,7 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Device nodes bind-mounted from the host into the container's /dev.
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -54,6 +54,47 @@ pub fn overlay_options(plan: &RootfsPlan) -> String {
         plan.upper.display(),
         plan.work.display()
     )
+}
+
+/// The engine's layer, the top one of every container's lower dirs (Docker's "init layer"):
+/// empty /etc/hostname, /etc/hosts and /etc/resolv.conf, the targets of the container's own
+/// files. With them there, a start creates nothing in the writable layer, which keeps starts
+/// cheap (each file an overlay creates costs a copy-up of /etc and inodes on the host) and the
+/// writable layer free of the engine's files. Made once per store; as a lower dir it is never
+/// written.
+pub fn engine_layer(store: &Path) -> Result<PathBuf> {
+    let dir = store.join("init");
+    let complete = |d: &Path| d.join("etc/resolv.conf").exists();
+    if complete(&dir) {
+        return Ok(dir);
+    }
+    // Made aside and renamed into place: a container never sees it half made.
+    let tmp = store
+        .join("tmp")
+        .join(format!("init.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let made = (|| -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(tmp.join("etc"))?;
+        for name in ["hostname", "hosts", "resolv.conf"] {
+            let file = tmp.join("etc").join(name);
+            std::fs::File::create(&file)?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+        }
+        for d in [tmp.join("etc"), tmp.clone()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))?;
+        }
+        std::fs::rename(&tmp, &dir)
+    })();
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    // Another start may have put its own in place first: as good as ours.
+    if complete(&dir) {
+        return Ok(dir);
+    }
+    made.with_context(|| format!("make {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Split mount options into flags and the filesystem's own data string.
