@@ -14,15 +14,33 @@ fn how(flags: OFlag, extra: ResolveFlag) -> OpenHow {
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS | extra)
 }
 
+/// openat2(2), tried again when it fails with EAGAIN. With RESOLVE_IN_ROOT, a `..` in the path
+/// fails that way whenever a rename or mount anywhere on the system ran during the lookup, as
+/// the kernel then cannot prove that the walk stayed inside the root; openat2(2) says to retry.
+/// Bounded: a lookup that keeps losing is an error, not a loop.
+pub fn openat2_retrying<P: ?Sized + nix::NixPath>(
+    dir: BorrowedFd<'_>,
+    path: &P,
+    how: OpenHow,
+) -> Result<OwnedFd, Errno> {
+    let mut tries = 0;
+    loop {
+        match openat2(dir, path, how) {
+            Err(Errno::EAGAIN) if tries < 100 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Open `path` (absolute or relative, taken inside `root`) with `flags`.
 pub fn open(root: BorrowedFd<'_>, path: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
-    openat2(root, rel(path), how(flags, ResolveFlag::empty()))
+    openat2_retrying(root, rel(path), how(flags, ResolveFlag::empty()))
 }
 
 /// Open `path` inside `root` refusing any symlink on the way (for /proc, /sys, /dev targets,
 /// which must be ordinary directories: CVE-2019-19921, CVE-2023-27561).
 pub fn open_no_symlinks(root: BorrowedFd<'_>, path: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
-    openat2(
+    openat2_retrying(
         root,
         rel(path),
         how(flags, ResolveFlag::RESOLVE_NO_SYMLINKS),

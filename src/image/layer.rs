@@ -23,7 +23,7 @@ use super::digest::DigestReader;
 use crate::sys::xattr;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
-use nix::fcntl::{openat, openat2, AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{
     fchmod, fchmodat, fstatat, futimens, mkdirat, mknodat, utimensat, FchmodatFlags, FileStat,
     Mode, SFlag, UtimensatFlags,
@@ -429,7 +429,7 @@ fn open_in_root(root: &OwnedFd, path: &[u8]) -> nix::Result<OwnedFd> {
                 | ResolveFlag::RESOLVE_NO_MAGICLINKS
                 | ResolveFlag::RESOLVE_NO_XDEV,
         );
-    openat2(root, OsStr::from_bytes(path), how)
+    crate::fs::inroot::openat2_retrying(root.as_fd(), OsStr::from_bytes(path), how)
 }
 
 /// Open a directory entry of `dir` that must itself be a directory, not a symlink to one.
