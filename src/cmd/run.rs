@@ -82,10 +82,12 @@ pub fn recorded_exit(
             Ok(r) => r,
             Err(_) => return code.unwrap_or(0),
         };
-        // Done (or its monitor is gone and the container with it), or started again by its
-        // restart policy.
+        // Done: the exit is recorded and the monitor has let go (or is gone; a monitor killed
+        // with its container is recorded by `settle`, at the next round), or the restart
+        // policy started it again. Judged on the record as read: a process seen alive by
+        // `settle` may be gone by now, and then the next round records it.
         let settled = record.owner.is_none()
-            || (!record.owner_alive() && !record.is_running())
+            || (record.status != Status::Running && !record.owner_alive())
             || (record.is_running() && record.started_at.as_deref() != first_start);
         if settled || Instant::now() >= deadline {
             return code.or(record.exit_code).unwrap_or(0);
