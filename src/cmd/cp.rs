@@ -80,7 +80,7 @@ fn with_container_root(
         .resolve_image(&record.image_id)
         .with_context(|| format!("image of container {}", container.id))?;
     let plan = RootfsPlan {
-        layers: crate::container::lifecycle::with_engine_layer(image.layer_dirs, root)?,
+        layers: rootfs::with_engine_layer(image.layer_dirs, root)?,
         upper: container.upper(),
         work: container.work(),
         merged: container.merged(),

@@ -130,24 +130,22 @@ pub fn finish(
         s.finished_at = Some(state::now_rfc3339());
         s.paused = false;
         let restart = wants_restart(s, code);
-        if !restart && !s.config.auto_remove && s.owner == me {
+        if !restart && !s.config.auto_remove && me.is_some() && s.owner == me {
             s.owner = None;
         }
         restart
     })
 }
 
-/// Let go of the record if this process still owns it. Nothing is written otherwise: once
-/// let go, the record is anybody's (a `rm` may be deleting it).
+/// Let go of the record if this process still owns it. Nothing is written otherwise (see
+/// [`ContainerDir::update`]): once let go, the record is anybody's (a `rm` may be deleting it).
 pub fn release(container: &ContainerDir) -> Result<()> {
     let me = state::this_process();
-    let _lock = container.lock()?;
-    let mut record = container.load_state()?;
-    if me.is_some() && record.owner == me {
-        record.owner = None;
-        container.save_state(&record)?;
-    }
-    Ok(())
+    container.update(|s| {
+        if me.is_some() && s.owner == me {
+            s.owner = None;
+        }
+    })
 }
 
 /// Bring a record up to date when the process that owned it is gone: a container marked
@@ -193,15 +191,6 @@ fn retry_cgroup_removal(container: &ContainerDir) {
     }
 }
 
-/// A container's lower dirs: its image's layers, then the engine's own on top.
-pub fn with_engine_layer(
-    mut layers: Vec<std::path::PathBuf>,
-    store: &std::path::Path,
-) -> Result<Vec<std::path::PathBuf>> {
-    layers.push(super::rootfs::engine_layer(store)?);
-    Ok(layers)
-}
-
 /// Everything the container's first process needs, from its spec and record.
 pub fn init_spec(
     spec: &spec::Stored,
@@ -219,7 +208,10 @@ pub fn init_spec(
         .unwrap_or_else(|| "0".to_string());
     Ok(InitSpec {
         rootfs: RootfsPlan {
-            layers: with_engine_layer(record.config.layers.clone(), &container.root())?,
+            layers: super::rootfs::with_engine_layer(
+                record.config.layers.clone(),
+                &container.root(),
+            )?,
             upper: container.upper(),
             work: container.work(),
             merged: container.merged(),

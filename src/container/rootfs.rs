@@ -97,6 +97,12 @@ pub fn engine_layer(store: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// A container's lower dirs: its image's layers, then the engine's own on top.
+pub fn with_engine_layer(mut layers: Vec<PathBuf>, store: &Path) -> Result<Vec<PathBuf>> {
+    layers.push(engine_layer(store)?);
+    Ok(layers)
+}
+
 /// Split mount options into flags and the filesystem's own data string.
 pub fn parse_options(options: &[String]) -> (MsFlags, String) {
     let mut flags = MsFlags::empty();

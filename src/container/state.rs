@@ -207,12 +207,18 @@ impl ContainerDir {
     }
 
     /// Read, change and write the state under the container's lock (several processes — the
-    /// monitor, `stop`, `rename` — update one record).
+    /// monitor, `stop`, `rename` — update one record). A change that changes nothing writes
+    /// nothing: no needless file per call, and a record nobody changes is never recreated
+    /// while `rm` deletes it.
     pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T> {
         let _lock = self.lock()?;
         let mut state = self.load_state()?;
+        let before = serde_json::to_vec(&state)?;
         let out = change(&mut state);
-        self.save_state(&state)?;
+        let after = serde_json::to_vec(&state)?;
+        if after != before {
+            write_atomic(&self.state_file(), &after)?;
+        }
         Ok(out)
     }
 
