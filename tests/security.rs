@@ -1,0 +1,13 @@
+//! The security regression suite: each test performs one attack that a hostile image or a
+//! hostile container could try, named after the class it defends (a CVE where there is one),
+//! and asserts that the host stays out of reach. The attacks live in tests/security/, one file
+//! per area; the README's Security section lists them.
+
+mod common;
+#[path = "common/archive.rs"]
+mod archive;
+#[path = "common/running.rs"]
+mod running;
+
+#[path = "security/workdir.rs"]
+mod workdir;
