@@ -16,8 +16,10 @@
 //! ```
 //! The child is non-dumpable from its first instruction until execve, so the container's
 //! processes cannot ptrace it or open its /proc files while it still holds engine fds
-//! (CVE-2016-9962, CVE-2019-5736). It holds no host directory fd: the pidfd, the sync socket and
-//! its stdio only, all close-on-exec (CVE-2024-21626).
+//! (CVE-2016-9962, CVE-2019-5736). Before it looks at its working directory it closes every
+//! descriptor but its stdio and the sync socket (the cgroup directory of CLONE_INTO_CGROUP and
+//! the pidfd among them), and it enters that directory resolved inside the container's root
+//! (CVE-2024-21626).
 //! Without `-d` the child stays berth's child, so berth waits for it and reports its status; with
 //! `-d` the child forks once more inside the container and leaves, so the command's parent
 //! becomes the container's PID 1, and berth returns as soon as it runs.
@@ -176,6 +178,7 @@ fn child_main(
         }
     }
 
+    process::drop_host_fds(sock)?;
     // Parsed here, never through NSS: nothing of the container is loaded (CVE-2019-14271).
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
@@ -187,7 +190,7 @@ fn child_main(
     }
     process::set_user(&who, &spec.caps)?;
     // Unlike `run`, exec does not create its working directory (Docker's runc exec neither).
-    if let Err(e) = nix::unistd::chdir(spec.cwd.as_str()) {
+    if let Err(e) = process::enter_workdir(&spec.cwd) {
         return Err(crate::error::coded(
             crate::error::EXIT_CANNOT_RUN,
             format!(

@@ -21,6 +21,7 @@
 use super::rootfs::{self, RootfsPlan};
 use super::user;
 use crate::error::{EXIT_CANNOT_RUN, EXIT_ENGINE, EXIT_NOT_FOUND};
+use crate::fs::inroot;
 use crate::sys::process::{cloexec_from, clone_fork, exit_now, Forked};
 use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
@@ -33,7 +34,7 @@ use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, Gid, Uid};
 use std::convert::Infallible;
 use std::ffi::{CStr, CString};
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 pub(crate) const MSG_GO: u8 = b'G';
 pub(crate) const MSG_PTY: u8 = b'P';
@@ -334,6 +335,7 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
     }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .context("unshare cgroup namespace")?;
+    drop_host_fds(sock)?;
 
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
@@ -343,13 +345,12 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
         env.push(CString::new(format!("HOME={}", who.home)).context("HOME")?);
     }
 
-    if let Err(e) = std::fs::create_dir_all(&spec.cwd) {
-        return Err(e).with_context(|| format!("create working directory {}", spec.cwd));
-    }
+    inroot::mkdir_all(root_dir()?.as_fd(), &spec.cwd, 0o755)
+        .with_context(|| format!("create working directory {}", spec.cwd))?;
     set_user(&who, &spec.caps)?;
     // Enter the working directory as the user, before its capabilities come back: a user who
     // may not enter it gets a clear error instead of a process without a usable cwd.
-    if let Err(e) = nix::unistd::chdir(spec.cwd.as_str()) {
+    if let Err(e) = enter_workdir(&spec.cwd) {
         return Err(anyhow!(
             "chdir to working directory {:?} as user {:?} failed: {}",
             spec.cwd,
@@ -368,6 +369,42 @@ fn child_main(spec: &InitSpec, sock: &OwnedFd, stdio: ChildStdio) -> Result<Infa
     cloexec_from(3).context("close inherited fds")?;
     super::seccomp::install(&spec.seccomp).context("load seccomp filter")?;
     Err(exec(&spec.argv, &env))
+}
+
+/// From here on the process holds no descriptor but its standard streams and the sync socket:
+/// none of the host's (the cgroup directory of CLONE_INTO_CGROUP, a namespace, a pidfd) can be
+/// reached through `/proc/self/fd` by the working directory or the command (CVE-2024-21626).
+pub(crate) fn drop_host_fds(sock: &OwnedFd) -> Result<()> {
+    // SAFETY: called in the forked child only, which never returns to the frames that own the
+    // descriptors it closes: it execs the command or leaves through `report_failure`.
+    unsafe { crate::sys::process::close_fds_except(sock.as_raw_fd()) }
+        .context("close inherited fds")
+}
+
+/// The container's root (the process's `/`), for lookups that must stay inside it.
+pub(crate) fn root_dir() -> Result<OwnedFd> {
+    nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open /")
+}
+
+/// Enter the working directory, resolved inside the container's root: a symlink in the image
+/// is followed as if the root were `/`, a magic link (`/proc/self/fd/N`, `/proc/1/cwd`) is
+/// refused. The lookup and fchdir(2) run with the caller's identity, so search permission is
+/// checked as chdir(2) would. Last, getcwd(2) must see the new cwd under the root; the kernel
+/// prefixes an unreachable one with "(unreachable)" and the C library then fails with ENOENT.
+pub(crate) fn enter_workdir(cwd: &str) -> Result<(), Errno> {
+    let root = root_dir().map_err(|_| Errno::EBADF)?;
+    let dir = inroot::open(root.as_fd(), cwd, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+    nix::unistd::fchdir(&dir)?;
+    match nix::unistd::getcwd() {
+        Ok(now) if now.is_absolute() => Ok(()),
+        Ok(_) => Err(Errno::EXDEV),
+        Err(e) => Err(e),
+    }
 }
 
 pub(crate) fn dup_stdio(stdin: Option<&OwnedFd>, stdout: &OwnedFd, stderr: &OwnedFd) -> Result<()> {

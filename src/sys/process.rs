@@ -110,6 +110,33 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     Errno::result(ret).map(drop)
 }
 
+/// Close every descriptor from 3 up except `keep` (two close_range(2) calls around it).
+/// A process about to enter a container's working directory must hold no descriptor of the
+/// host's: `/proc/self/fd/N` of one would put its cwd outside the container's root
+/// (CVE-2024-21626). Close-on-exec is not enough there, as the cwd is entered before the exec.
+///
+/// # Safety
+/// Nothing in this process may use or close a descriptor above 2 other than `keep` afterwards
+/// (an `OwnedFd` or `File` that still holds one would act on a number that is now free or
+/// reused): call it only in a forked child that goes on to execve or `_exit` without dropping
+/// such owners.
+pub unsafe fn close_fds_except(keep: RawFd) -> Result<(), Errno> {
+    let close = |first: u32, last: u32| {
+        if first > last {
+            return Ok(());
+        }
+        // SAFETY: plain syscall with integer arguments; the caller vouches for the fds.
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        Errno::result(ret).map(drop)
+    };
+    let keep = u32::try_from(keep).map_err(|_| Errno::EBADF)?;
+    if keep < 3 {
+        return close(3, u32::MAX);
+    }
+    close(3, keep - 1)?;
+    close(keep.saturating_add(1), u32::MAX)
+}
+
 /// Leave the process at once, without running destructors or atexit handlers (a forked child
 /// must not flush the parent's buffers or remove the parent's files).
 pub fn exit_now(code: i32) -> ! {
