@@ -9,5 +9,7 @@ mod common;
 #[path = "common/running.rs"]
 mod running;
 
+#[path = "security/devices.rs"]
+mod devices;
 #[path = "security/workdir.rs"]
 mod workdir;

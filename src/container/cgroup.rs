@@ -12,11 +12,12 @@
 //! `cpuset.cpus`/`cpuset.mems` and no task may join it until they are copied from the parent
 //! (Documentation/admin-guide/cgroup-v1/cpusets.rst), a cost for a feature we do not offer yet.
 //!
-//! Devices: on v1 the container's devices cgroup denies everything and then allows Docker's list
-//! of standard nodes (Documentation/admin-guide/cgroup-v1/devices.rst). On v2 the device
-//! controller is an eBPF program (BPF_CGROUP_DEVICE, cgroup-v2.rst "Device controller"); we do
-//! not attach one here. There the protection is the rootfs: mounted nodev, with only the
-//! standard device nodes bind-mounted into a fresh /dev by the runtime.
+//! Devices ([`super::devices`]): the container's cgroup2 directory gets a device program
+//! (BPF_CGROUP_DEVICE, cgroup-v2.rst "Device controller") that allows Docker's list of standard
+//! nodes and nothing else; the kernel runs it for every device open or mknod of a task in that
+//! cgroup, on v2-only and hybrid hosts alike (devcgroup_check_permission runs the cgroup2
+//! program before any v1 rule). Where no cgroup2 is mounted, the v1 devices cgroup denies
+//! everything and then allows the same list (cgroup-v1/devices.rst).
 //!
 //! Where a cgroup2 hierarchy exists (v2-only hosts, and unified/ on hybrid ones) a container
 //! without resource limits gets only its cgroup2 directory, and starts inside it through
@@ -28,11 +29,12 @@
 //! every process (`cgroup.kill`) work on the cgroup2 directory alone.
 //!
 //! Cost: `create` is one mkdir per hierarchy (the shared `berth/` parent is made only when
-//! missing), plus the device rules on v1; `add_pid` one write per hierarchy; `remove` one rmdir per
+//! missing), plus the device program (one bpf load and attach) or the device rules on v1; `add_pid` one write per hierarchy; `remove` one rmdir per
 //! hierarchy when the container has already exited. Mount detection reads /proc/self/mountinfo
 //! once per process, and only when /sys/fs/cgroup is not itself a cgroup2 mount; `create` does
 //! not read it at all when the cgroup2 hierarchy is at /sys/fs/cgroup or /sys/fs/cgroup/unified.
 
+use super::devices;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -59,23 +61,6 @@ const V1_CONTROLLERS: &[&str] = &[
 ];
 /// v2 controllers delegated to `berth/` so containers can be limited.
 const V2_CONTROLLERS: &[&str] = &["cpu", "io", "memory", "pids"];
-/// Docker's device allow-list (moby daemon/pkg/oci/defaults.go; runc's default allowed devices):
-/// `mknod` of any node, then read/write only of null, zero, full, random, urandom, tty, console,
-/// ptmx, the pts slaves and tun.
-const V1_DEVICE_ALLOW: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-    "c 10:200 rwm",
-];
 /// How long freezing, or the kernel's release of an exited container's cgroup, may take.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -276,13 +261,16 @@ impl Cgroup {
             bail!("no cgroup hierarchy found under {CGROUP_ROOT}");
         }
         let mut created = Vec::with_capacity(cgroup.dirs.len());
-        let result =
-            cgroup
-                .make_dirs(layout, &mut created)
-                .and_then(|()| match &cgroup.devices_v1 {
-                    Some(dir) => restrict_devices(dir),
-                    None => Ok(()),
-                });
+        let result = cgroup
+            .make_dirs(layout, &mut created)
+            .and_then(|()| match &cgroup.devices_v1 {
+                Some(dir) => restrict_devices(dir),
+                None => Ok(()),
+            })
+            .and_then(|()| match &cgroup.unified {
+                Some(dir) => attach_device_program(dir),
+                None => Ok(()),
+            });
         if let Err(err) = result {
             // Only what this call made: a cgroup that already existed belongs to someone else.
             for dir in created.iter().rev() {
@@ -514,10 +502,29 @@ fn make_parent(dir: &Path) -> Result<()> {
 fn restrict_devices(dir: &Path) -> Result<()> {
     write_file(&dir.join("devices.deny"), "a")?;
     let allow = dir.join("devices.allow");
-    for rule in V1_DEVICE_ALLOW {
-        write_file(&allow, rule)?;
+    for rule in devices::DEFAULT_ALLOW {
+        write_file(&allow, &rule.v1_line())?;
     }
     Ok(())
+}
+
+/// Load the device program and attach it to the cgroup2 directory. The attachment holds the
+/// program; it goes with the directory.
+fn attach_device_program(dir: &Path) -> Result<()> {
+    use std::os::fd::AsFd;
+    let prog = crate::sys::bpf::load_device_program(
+        &devices::program(devices::DEFAULT_ALLOW),
+        "berth_devices",
+    )
+    .context("load the device cgroup program (bpf)")?;
+    let cgroup = nix::fcntl::open(
+        dir,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open cgroup {}", dir.display()))?;
+    crate::sys::bpf::attach_device_program(cgroup.as_fd(), prog.as_fd())
+        .with_context(|| format!("attach the device program to {}", dir.display()))
 }
 
 /// Poll `done` with a growing pause until it holds or SETTLE_TIMEOUT passes.
@@ -740,7 +747,8 @@ mod tests {
         };
         let list = read_file(&dir.join("devices.list")).unwrap();
         let mut got: Vec<&str> = list.lines().collect();
-        let mut want = V1_DEVICE_ALLOW.to_vec();
+        let lines: Vec<String> = devices::DEFAULT_ALLOW.iter().map(|r| r.v1_line()).collect();
+        let mut want: Vec<&str> = lines.iter().map(String::as_str).collect();
         got.sort_unstable();
         want.sort_unstable();
         assert_eq!(got, want);

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod cgroup;
 pub mod copy;
+pub mod devices;
 pub mod diff;
 pub mod exec;
 pub mod lifecycle;

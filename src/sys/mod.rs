@@ -1,6 +1,7 @@
 //! The only home of `unsafe`: thin wrappers over syscalls that nix does not cover.
 //! Every raw fd becomes an `OwnedFd` at once; every block says why it is sound.
 
+pub mod bpf;
 pub mod mem;
 pub mod net;
 pub mod process;
