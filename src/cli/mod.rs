@@ -170,6 +170,23 @@ pub enum Command {
     Monitor(lifecycle::MonitorArgs),
 }
 
+impl Command {
+    /// Whether the verb puts processes into a container (whose code may then reach this
+    /// binary through /proc/PID/exe while it runs: CVE-2019-5736).
+    pub fn starts_container_processes(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_)
+                | Command::Start(_)
+                | Command::Restart(_)
+                | Command::Exec(_)
+                | Command::Monitor(_)
+                | Command::System(_)
+                | Command::Container(ContainerCommand::Start(_))
+        )
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// List containers

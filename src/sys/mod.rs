@@ -2,6 +2,7 @@
 //! Every raw fd becomes an `OwnedFd` at once; every block says why it is sound.
 
 pub mod bpf;
+pub mod exe;
 pub mod mem;
 pub mod net;
 pub mod process;
