@@ -9,8 +9,9 @@
 //! inside the container's root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, see
 //! [`crate::fs::inroot`]); below the top of the copy, every name is opened relative to its parent
 //! directory fd with O_NOFOLLOW and checked against the inode it was listed as; metadata is set
-//! through fds (or *at calls with AT_SYMLINK_NOFOLLOW). A symlink swapped in at any moment is
-//! followed inside the root, or not at all. Nothing from the container is executed or loaded
+//! through fds only, never by name (a fifo, device node or symlink through an O_PATH fd of the
+//! node just made, checked to be it). A symlink swapped in at any moment is followed inside the
+//! root, or not at all. Nothing from the container is executed or loaded
 //! (CVE-2019-14271, CVE-2026-41567): compressed input is decompressed in-process (gzip only).
 //!
 //! Nothing partial is left at the destination: every file is written under a temporary name
@@ -706,25 +707,8 @@ fn create(
         Kind::Symlink(target) => {
             nix::unistd::symlinkat(OsStr::from_bytes(target), dir, temp)
                 .with_context(|| format!("create symlink {path}"))?;
-            if chown {
-                nix::unistd::fchownat(
-                    dir,
-                    temp,
-                    Some(nix::unistd::Uid::from_raw(meta.uid)),
-                    Some(nix::unistd::Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .with_context(|| format!("chown {path}"))?;
-            }
-            let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
-            nix::sys::stat::utimensat(
-                dir,
-                temp,
-                &t,
-                &t,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .with_context(|| format!("set times of {path}"))
+            let fd = open_made(dir, temp, kind, path)?;
+            set_node_meta(fd.as_fd(), kind, meta, chown, path)
         }
         Kind::Hardlink(_) => {
             let (src_dir, src_name) =
@@ -740,38 +724,57 @@ fn create(
             };
             nix::sys::stat::mknodat(dir, temp, flag, perm, dev)
                 .with_context(|| format!("create {path}"))?;
-            let fd = open_at(dir, temp, OFlag::O_PATH).with_context(|| format!("open {path}"))?;
-            // fchmod/fchown do not work on O_PATH fds: the *at calls on our own new name.
-            if chown {
-                nix::unistd::fchownat(
-                    dir,
-                    temp,
-                    Some(nix::unistd::Uid::from_raw(meta.uid)),
-                    Some(nix::unistd::Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .with_context(|| format!("chown {path}"))?;
-            }
-            nix::sys::stat::fchmodat(
-                dir,
-                temp,
-                Mode::from_bits_truncate(meta.mode),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-            .with_context(|| format!("chmod {path}"))?;
-            drop(fd);
-            let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
-            nix::sys::stat::utimensat(
-                dir,
-                temp,
-                &t,
-                &t,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .with_context(|| format!("set times of {path}"))
+            let fd = open_made(dir, temp, kind, path)?;
+            set_node_meta(fd.as_fd(), kind, meta, chown, path)
         }
         Kind::Dir => bail!("directory {path} created as a file"),
     }
+}
+
+/// Open the node just made as `temp` in `dir` (not following it) and check that it is the one
+/// made: a running container can rename anything over that name in the meantime. It must be of
+/// the kind made (same device number, same link target), ours, with no other name. Its metadata
+/// is then set through this descriptor alone, never by name: a link swapped in would be
+/// followed to a host file (CVE-2021-32760 is this hole in an image unpacker).
+fn open_made(dir: BorrowedFd<'_>, temp: &str, kind: &Kind, path: &str) -> Result<OwnedFd> {
+    let fd = open_at(dir, temp, OFlag::O_PATH).with_context(|| format!("open {path}"))?;
+    let st = nix::sys::stat::fstat(&fd).with_context(|| format!("stat {path}"))?;
+    let fmt = st.st_mode & libc::S_IFMT;
+    let is_made = match kind {
+        Kind::Fifo => fmt == libc::S_IFIFO,
+        Kind::Char(dev) => fmt == libc::S_IFCHR && st.st_rdev == *dev,
+        Kind::Block(dev) => fmt == libc::S_IFBLK && st.st_rdev == *dev,
+        Kind::Symlink(target) => {
+            fmt == libc::S_IFLNK
+                && nix::fcntl::readlinkat(&fd, "").is_ok_and(|t| t.as_bytes() == &target[..])
+        }
+        _ => false,
+    };
+    if !is_made || st.st_uid != nix::unistd::geteuid().as_raw() || st.st_nlink != 1 {
+        bail!("{path} was replaced while it was being created");
+    }
+    Ok(fd)
+}
+
+/// Owner (with `-a`), then mode (not for a symlink, which has none of its own), then times, of
+/// a node held by an O_PATH descriptor.
+fn set_node_meta(
+    fd: BorrowedFd<'_>,
+    kind: &Kind,
+    meta: &Meta,
+    chown: bool,
+    path: &str,
+) -> Result<()> {
+    use crate::sys::pathfd;
+    if chown {
+        pathfd::chown(fd, meta.uid, meta.gid).with_context(|| format!("chown {path}"))?;
+    }
+    if !matches!(kind, Kind::Symlink(_)) {
+        pathfd::chmod(fd, Mode::from_bits_truncate(meta.mode))
+            .with_context(|| format!("chmod {path}"))?;
+    }
+    let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
+    pathfd::set_times(fd, &t, &t).with_context(|| format!("set times of {path}"))
 }
 
 /// Owner (with `-a`), then mode (chown clears setuid bits), then times, all through the fd.

@@ -3,6 +3,7 @@
 
 pub mod mem;
 pub mod net;
+pub mod pathfd;
 pub mod process;
 #[cfg(test)]
 pub mod seccomp_probe;
