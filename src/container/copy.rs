@@ -141,6 +141,8 @@ pub struct Walker<'s> {
     sink: &'s mut dyn Sink,
     /// (dev, ino) of files with several links → their path in the copy.
     links: HashMap<(u64, u64), String>,
+    /// Whether files are opened and handed over with their content.
+    contents: bool,
 }
 
 impl<'s> Walker<'s> {
@@ -148,6 +150,16 @@ impl<'s> Walker<'s> {
         Walker {
             sink,
             links: HashMap::new(),
+            contents: true,
+        }
+    }
+
+    /// A walker that hands files over without their content (`Data::None`), for a sink that
+    /// only checks names and links.
+    pub fn without_contents(sink: &'s mut dyn Sink) -> Walker<'s> {
+        Walker {
+            contents: false,
+            ..Walker::new(sink)
         }
     }
 
@@ -181,6 +193,9 @@ impl<'s> Walker<'s> {
                         return self.sink.entry(path, &kind, &meta, Data::None);
                     }
                     self.links.insert(key, path.to_string());
+                }
+                if !self.contents {
+                    return self.sink.entry(path, &Kind::File, &meta, Data::None);
                 }
                 // O_NONBLOCK: if a fifo is swapped in, the open must not hang (it then fails
                 // the inode check).
@@ -454,6 +469,9 @@ pub struct DirSink {
     /// Directories whose mode, owner and times are set once their content is written.
     dirs: Vec<(String, Meta)>,
     seq: u32,
+    /// Refuse symlinks that climb out of the destination (a copy out of a container); the
+    /// destination as errors name it.
+    links_inside: Option<String>,
 }
 
 struct Top {
@@ -474,7 +492,15 @@ impl DirSink {
             parent_cache: None,
             dirs: Vec::new(),
             seq: 0,
+            links_inside: None,
         }
+    }
+
+    /// Refuse a symlink whose target climbs out of the destination (see [`check_link`]);
+    /// `shown` is the destination as errors name it.
+    pub fn refusing_links_out(mut self, shown: &str) -> DirSink {
+        self.links_inside = Some(shown.to_string());
+        self
     }
 
     fn temp_name(&mut self, name: &str) -> String {
@@ -585,6 +611,9 @@ impl DirSink {
     }
 
     fn write(&mut self, path: &str, kind: &Kind, meta: &Meta, data: Data<'_>) -> Result<()> {
+        if let (Kind::Symlink(target), Some(shown)) = (kind, &self.links_inside) {
+            check_link(shown, path, target)?;
+        }
         let first = path.split('/').next().unwrap_or(path);
         if self.top.as_ref().is_none_or(|t| t.name != first) {
             let top_kind = if first == path {
@@ -827,6 +856,64 @@ impl Sink for DirSink {
     }
 }
 
+/// Whether a symlink at `path` (in the copy: `top/sub/link`) with target `target` leads above
+/// the directory the copy is written in, the target taken lexically from the link's directory,
+/// an absolute one too. This is Docker's rule when it extracts a copy (moby pkg/archive,
+/// createTarFile: `filepath.Join(filepath.Dir(path), hdr.Linkname)` must stay under the
+/// extraction directory, else a breakoutError): an absolute target passes as written.
+pub fn link_climbs_out(path: &str, target: &[u8]) -> bool {
+    let mut depth = path.split('/').filter(|c| !c.is_empty()).count();
+    // The link's directory.
+    depth = depth.saturating_sub(1);
+    for comp in target.split(|b| *b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// Refuse a symlink that climbs out of the destination `shown` with Docker's error:
+/// `invalid symlink "/dest/top/link" -> "../../etc/shadow"`.
+pub fn check_link(shown: &str, path: &str, target: &[u8]) -> Result<()> {
+    if link_climbs_out(path, target) {
+        let at = std::path::Path::new(shown).join(path);
+        bail!(
+            "invalid symlink {:?} -> {:?}",
+            at.to_string_lossy(),
+            String::from_utf8_lossy(target)
+        );
+    }
+    Ok(())
+}
+
+/// A sink that writes nothing and only checks links (see [`check_link`]): the pass made before
+/// a copy that merges into an existing directory, where entries put in place before a refused
+/// link could not be taken back.
+pub struct LinkCheck<'a> {
+    pub shown: &'a str,
+}
+
+impl Sink for LinkCheck<'_> {
+    fn entry(&mut self, path: &str, kind: &Kind, _meta: &Meta, _data: Data<'_>) -> Result<()> {
+        match kind {
+            Kind::Symlink(target) => check_link(self.shown, path, target),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn abort(&mut self) {}
+}
+
 /// Remove `name` in `dir` and everything under it, fd-relative, never following a symlink.
 pub fn remove_tree(dir: BorrowedFd<'_>, name: &str) {
     use nix::unistd::{unlinkat, UnlinkatFlags};
@@ -872,6 +959,27 @@ mod tests {
         assert_eq!(clean_name(b"./").unwrap(), None);
         assert!(clean_name(b"a/../../x").is_err());
         assert!(clean_name(b"..").is_err());
+    }
+
+    #[test]
+    fn links_climbing_out_of_the_destination() {
+        let out = |path: &str, target: &str| link_climbs_out(path, target.as_bytes());
+        assert!(out("d/sub/up", "../../../../etc/shadow"));
+        assert!(out("x", "../x"));
+        assert!(out("d/l", "a/../../../x"));
+        // Absolute targets are taken under the link's directory: only `..` can climb.
+        assert!(!out("d/abs", "/etc/shadow"));
+        assert!(out("d/abs", "/../../etc"));
+        assert!(!out("d/sub/in", "../a"));
+        assert!(!out("d/sub/parent", "../.."));
+        assert!(!out("d/beside", "sub/../../beside"));
+        assert!(!out("x", "."));
+        assert!(!out("x", "./y//z"));
+        let err = check_link("/dst", "d/sub/up", b"../../../../etc/shadow").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid symlink "/dst/d/sub/up" -> "../../../../etc/shadow""#
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! CVE-2021-32760 and CVE-2021-41089), and links copied out whose targets climb out of the
 //! destination (Docker refuses them: moby pkg/archive, createTarFile, "invalid symlink").
 
-use super::common::{stderr, unique, TestRoot};
+use super::common::{assert_fails, assert_ok, stderr, unique, TestRoot};
 use super::running::Running;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -143,4 +143,89 @@ fn cp_in_node_metadata_never_follows_a_swapped_link() {
     assert!(failed < copies, "every copy failed");
     eprintln!("{copies} copies, {failed} failed {errors:?}, {swaps} links swapped in");
     canary.check("at the end");
+}
+
+/// A copy out writes on the host a symlink from the container. Docker (20.10 as today) refuses,
+/// when it extracts a copy, any symlink whose target, taken lexically from the link's directory,
+/// climbs above the directory it extracts into (moby pkg/archive, createTarFile: a breakoutError
+/// `invalid symlink "DEST/.../link" -> "TARGET"`): such a link left on the host leads whoever
+/// follows it later to host files (`../../../../etc/shadow`). An absolute target is taken under
+/// that directory too, so it passes as written. berth fails the whole copy the same way, exit 1,
+/// and leaves nothing at the destination, not even the entries listed before the bad link; links
+/// that stay inside still copy as they are.
+#[test]
+fn cp_out_refuses_links_that_climb_out_of_the_destination() {
+    let root = TestRoot::with_busybox();
+    let ct = unique("cp-links");
+    let setup = "mkdir -p /d/sub /ok/sub; echo a > /d/a; echo a > /ok/a; \
+        ln -s ../../../../etc/shadow /d/sub/up; ln -s ../../../../etc/shadow /up; \
+        ln -s ../a /ok/sub/in; ln -s /etc/shadow /ok/abs; ln -s .. /ok/sub/parent; \
+        ln -s sub/../../beside /ok/beside";
+    root.ok(["run", "--name", &ct, "busybox", "sh", "-c", setup]);
+    let local = root.dir.join("local");
+    std::fs::create_dir_all(local.join("edir")).unwrap();
+    std::fs::write(local.join("edir/keep"), "keep").unwrap();
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let shown = local.to_str().unwrap();
+    let cases = [
+        // A new directory (built under a temporary name), given as a relative path: the error
+        // names the link where it would have been, as an absolute path (as Docker's CLI does).
+        ("/d", "new", format!("{shown}/new/sub/up")),
+        // Merged into an existing directory: `a` comes before `sub/up` and is not left behind.
+        ("/d/.", "edir", format!("{shown}/edir/sub/up")),
+        // The link alone.
+        ("/up", "x", format!("{shown}/x")),
+    ];
+    for (src, dst, link) in cases {
+        let out = root
+            .berth(["cp", &format!("{ct}:{src}"), dst])
+            .current_dir(&local)
+            .output()
+            .unwrap();
+        let msg = format!("invalid symlink {link:?} -> \"../../../../etc/shadow\"");
+        assert_fails(&out, 1, &msg);
+        assert_eq!(names(&local), ["edir"], "{src}: left something");
+        assert_eq!(
+            names(&local.join("edir")),
+            ["keep"],
+            "{src}: left something"
+        );
+    }
+    // As a tar stream the link goes out as it is (Docker's daemon sends it so; the check is
+    // made where a copy is extracted).
+    let tar = root.run(["cp", &format!("{ct}:/d"), "-"]);
+    assert_ok(&tar);
+    let mut archive = tar::Archive::new(&tar.stdout[..]);
+    let up = archive
+        .entries()
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().unwrap().ends_with("sub/up"))
+        .expect("sub/up in the stream");
+    assert_eq!(
+        up.link_name().unwrap().unwrap().to_str(),
+        Some("../../../../etc/shadow")
+    );
+    // Links that stay inside the destination copy as they are.
+    let ok = local.join("okcopy");
+    root.ok(["cp", &format!("{ct}:/ok"), ok.to_str().unwrap()]);
+    for (link, target) in [
+        ("sub/in", "../a"),
+        ("abs", "/etc/shadow"),
+        ("sub/parent", ".."),
+        // `local/beside`: out of the copy but not of the directory it was extracted into.
+        ("beside", "sub/../../beside"),
+    ] {
+        let got = std::fs::read_link(ok.join(link)).unwrap();
+        assert_eq!(got.to_str(), Some(target), "{link}");
+    }
+    assert_eq!(std::fs::read_to_string(ok.join("sub/in")).unwrap(), "a\n");
 }
