@@ -9,6 +9,8 @@ mod common;
 #[path = "common/running.rs"]
 mod running;
 
+#[path = "security/cp.rs"]
+mod cp;
 #[path = "security/devices.rs"]
 mod devices;
 #[path = "security/exe.rs"]

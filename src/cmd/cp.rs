@@ -5,7 +5,7 @@
 //! never seen on the host). Every error exits 1, as Docker's CLI does.
 
 use crate::cli::cp::{CpArgs, CpRequest};
-use crate::container::copy::{self, DirSink, Start, TarSink, Walker};
+use crate::container::copy::{self, DirSink, LinkCheck, Start, TarSink, Walker};
 use crate::container::rootfs::{self, RootfsPlan};
 use crate::container::state::{self, ContainerDir};
 use crate::error::{coded, one_line, NotFound};
@@ -14,7 +14,7 @@ use crate::image::store::Store;
 use crate::sys::process::{clone_fork, exit_now, Forked};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -332,10 +332,42 @@ fn copy_out(ct_root: &OwnedFd, src: &str, dst: Option<&str>, opts: &Options) -> 
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", land.base)),
     };
-    let mut sink = DirSink::new(base, "/", opts.archive);
+    // A link that climbs out of the destination fails the copy, as with Docker (see
+    // copy::check_link). A new top-level item is written under a temporary name and removed on
+    // failure; entries merged into an existing directory go in place one by one, so such a copy
+    // is checked whole first.
+    let shown = shown_path(&land.base);
+    let merges = match &land.name {
+        None => true,
+        Some(name) => nix::sys::stat::fstatat(&base, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| is_dir(&st)),
+    };
+    if merges {
+        let mut check = LinkCheck { shown: &shown };
+        Walker::without_contents(&mut check).copy(&start, land.name.as_deref())?;
+    }
+    let mut sink = DirSink::new(base, "/", opts.archive).refusing_links_out(&shown);
     copy::run(&mut sink, |s| {
         Walker::new(s).copy(&start, land.name.as_deref())
     })
+}
+
+/// A local directory as Docker's CLI names it in errors: absolute and cleaned (its cp makes the
+/// destination absolute with Go's filepath.Abs).
+fn shown_path(dir: &str) -> String {
+    use std::path::Component;
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| Path::new(dir).to_path_buf());
+    let mut parts = Vec::new();
+    for comp in abs.components() {
+        match comp {
+            Component::Normal(name) => parts.push(name.to_string_lossy()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// Into the container: from a local path, or from a tar stream on stdin (`src` None).
@@ -445,6 +477,15 @@ mod tests {
         assert_eq!(split("/f"), ("/", "f"));
         assert_eq!(split("f"), (".", "f"));
         assert_eq!(split("a/b/c"), ("a/b", "c"));
+    }
+
+    #[test]
+    fn shown_paths_are_absolute_and_clean() {
+        assert_eq!(shown_path("/a/./b/../c/"), "/a/c");
+        assert_eq!(shown_path("/"), "/");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(shown_path("."), cwd.to_string_lossy());
+        assert_eq!(shown_path("x/.."), cwd.to_string_lossy());
     }
 
     #[test]

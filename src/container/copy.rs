@@ -9,8 +9,9 @@
 //! inside the container's root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, see
 //! [`crate::fs::inroot`]); below the top of the copy, every name is opened relative to its parent
 //! directory fd with O_NOFOLLOW and checked against the inode it was listed as; metadata is set
-//! through fds (or *at calls with AT_SYMLINK_NOFOLLOW). A symlink swapped in at any moment is
-//! followed inside the root, or not at all. Nothing from the container is executed or loaded
+//! through fds only, never by name (a fifo, device node or symlink through an O_PATH fd of the
+//! node just made, checked to be it). A symlink swapped in at any moment is followed inside the
+//! root, or not at all. Nothing from the container is executed or loaded
 //! (CVE-2019-14271, CVE-2026-41567): compressed input is decompressed in-process (gzip only).
 //!
 //! Nothing partial is left at the destination: every file is written under a temporary name
@@ -140,6 +141,8 @@ pub struct Walker<'s> {
     sink: &'s mut dyn Sink,
     /// (dev, ino) of files with several links → their path in the copy.
     links: HashMap<(u64, u64), String>,
+    /// Whether files are opened and handed over with their content.
+    contents: bool,
 }
 
 impl<'s> Walker<'s> {
@@ -147,6 +150,16 @@ impl<'s> Walker<'s> {
         Walker {
             sink,
             links: HashMap::new(),
+            contents: true,
+        }
+    }
+
+    /// A walker that hands files over without their content (`Data::None`), for a sink that
+    /// only checks names and links.
+    pub fn without_contents(sink: &'s mut dyn Sink) -> Walker<'s> {
+        Walker {
+            contents: false,
+            ..Walker::new(sink)
         }
     }
 
@@ -180,6 +193,9 @@ impl<'s> Walker<'s> {
                         return self.sink.entry(path, &kind, &meta, Data::None);
                     }
                     self.links.insert(key, path.to_string());
+                }
+                if !self.contents {
+                    return self.sink.entry(path, &Kind::File, &meta, Data::None);
                 }
                 // O_NONBLOCK: if a fifo is swapped in, the open must not hang (it then fails
                 // the inode check).
@@ -453,6 +469,9 @@ pub struct DirSink {
     /// Directories whose mode, owner and times are set once their content is written.
     dirs: Vec<(String, Meta)>,
     seq: u32,
+    /// Refuse symlinks that climb out of the destination (a copy out of a container); the
+    /// destination as errors name it.
+    links_inside: Option<String>,
 }
 
 struct Top {
@@ -473,7 +492,15 @@ impl DirSink {
             parent_cache: None,
             dirs: Vec::new(),
             seq: 0,
+            links_inside: None,
         }
+    }
+
+    /// Refuse a symlink whose target climbs out of the destination (see [`check_link`]);
+    /// `shown` is the destination as errors name it.
+    pub fn refusing_links_out(mut self, shown: &str) -> DirSink {
+        self.links_inside = Some(shown.to_string());
+        self
     }
 
     fn temp_name(&mut self, name: &str) -> String {
@@ -584,6 +611,9 @@ impl DirSink {
     }
 
     fn write(&mut self, path: &str, kind: &Kind, meta: &Meta, data: Data<'_>) -> Result<()> {
+        if let (Kind::Symlink(target), Some(shown)) = (kind, &self.links_inside) {
+            check_link(shown, path, target)?;
+        }
         let first = path.split('/').next().unwrap_or(path);
         if self.top.as_ref().is_none_or(|t| t.name != first) {
             let top_kind = if first == path {
@@ -706,25 +736,8 @@ fn create(
         Kind::Symlink(target) => {
             nix::unistd::symlinkat(OsStr::from_bytes(target), dir, temp)
                 .with_context(|| format!("create symlink {path}"))?;
-            if chown {
-                nix::unistd::fchownat(
-                    dir,
-                    temp,
-                    Some(nix::unistd::Uid::from_raw(meta.uid)),
-                    Some(nix::unistd::Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .with_context(|| format!("chown {path}"))?;
-            }
-            let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
-            nix::sys::stat::utimensat(
-                dir,
-                temp,
-                &t,
-                &t,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .with_context(|| format!("set times of {path}"))
+            let fd = open_made(dir, temp, kind, path)?;
+            set_node_meta(fd.as_fd(), kind, meta, chown, path)
         }
         Kind::Hardlink(_) => {
             let (src_dir, src_name) =
@@ -740,38 +753,57 @@ fn create(
             };
             nix::sys::stat::mknodat(dir, temp, flag, perm, dev)
                 .with_context(|| format!("create {path}"))?;
-            let fd = open_at(dir, temp, OFlag::O_PATH).with_context(|| format!("open {path}"))?;
-            // fchmod/fchown do not work on O_PATH fds: the *at calls on our own new name.
-            if chown {
-                nix::unistd::fchownat(
-                    dir,
-                    temp,
-                    Some(nix::unistd::Uid::from_raw(meta.uid)),
-                    Some(nix::unistd::Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .with_context(|| format!("chown {path}"))?;
-            }
-            nix::sys::stat::fchmodat(
-                dir,
-                temp,
-                Mode::from_bits_truncate(meta.mode),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-            .with_context(|| format!("chmod {path}"))?;
-            drop(fd);
-            let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
-            nix::sys::stat::utimensat(
-                dir,
-                temp,
-                &t,
-                &t,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .with_context(|| format!("set times of {path}"))
+            let fd = open_made(dir, temp, kind, path)?;
+            set_node_meta(fd.as_fd(), kind, meta, chown, path)
         }
         Kind::Dir => bail!("directory {path} created as a file"),
     }
+}
+
+/// Open the node just made as `temp` in `dir` (not following it) and check that it is the one
+/// made: a running container can rename anything over that name in the meantime. It must be of
+/// the kind made (same device number, same link target), ours, with no other name. Its metadata
+/// is then set through this descriptor alone, never by name: a link swapped in would be
+/// followed to a host file (CVE-2021-32760 is this hole in an image unpacker).
+fn open_made(dir: BorrowedFd<'_>, temp: &str, kind: &Kind, path: &str) -> Result<OwnedFd> {
+    let fd = open_at(dir, temp, OFlag::O_PATH).with_context(|| format!("open {path}"))?;
+    let st = nix::sys::stat::fstat(&fd).with_context(|| format!("stat {path}"))?;
+    let fmt = st.st_mode & libc::S_IFMT;
+    let is_made = match kind {
+        Kind::Fifo => fmt == libc::S_IFIFO,
+        Kind::Char(dev) => fmt == libc::S_IFCHR && st.st_rdev == *dev,
+        Kind::Block(dev) => fmt == libc::S_IFBLK && st.st_rdev == *dev,
+        Kind::Symlink(target) => {
+            fmt == libc::S_IFLNK
+                && nix::fcntl::readlinkat(&fd, "").is_ok_and(|t| t.as_bytes() == &target[..])
+        }
+        _ => false,
+    };
+    if !is_made || st.st_uid != nix::unistd::geteuid().as_raw() || st.st_nlink != 1 {
+        bail!("{path} was replaced while it was being created");
+    }
+    Ok(fd)
+}
+
+/// Owner (with `-a`), then mode (not for a symlink, which has none of its own), then times, of
+/// a node held by an O_PATH descriptor.
+fn set_node_meta(
+    fd: BorrowedFd<'_>,
+    kind: &Kind,
+    meta: &Meta,
+    chown: bool,
+    path: &str,
+) -> Result<()> {
+    use crate::sys::pathfd;
+    if chown {
+        pathfd::chown(fd, meta.uid, meta.gid).with_context(|| format!("chown {path}"))?;
+    }
+    if !matches!(kind, Kind::Symlink(_)) {
+        pathfd::chmod(fd, Mode::from_bits_truncate(meta.mode))
+            .with_context(|| format!("chmod {path}"))?;
+    }
+    let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
+    pathfd::set_times(fd, &t, &t).with_context(|| format!("set times of {path}"))
 }
 
 /// Owner (with `-a`), then mode (chown clears setuid bits), then times, all through the fd.
@@ -824,6 +856,64 @@ impl Sink for DirSink {
     }
 }
 
+/// Whether a symlink at `path` (in the copy: `top/sub/link`) with target `target` leads above
+/// the directory the copy is written in, the target taken lexically from the link's directory,
+/// an absolute one too. This is Docker's rule when it extracts a copy (moby pkg/archive,
+/// createTarFile: `filepath.Join(filepath.Dir(path), hdr.Linkname)` must stay under the
+/// extraction directory, else a breakoutError): an absolute target passes as written.
+pub fn link_climbs_out(path: &str, target: &[u8]) -> bool {
+    let mut depth = path.split('/').filter(|c| !c.is_empty()).count();
+    // The link's directory.
+    depth = depth.saturating_sub(1);
+    for comp in target.split(|b| *b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// Refuse a symlink that climbs out of the destination `shown` with Docker's error:
+/// `invalid symlink "/dest/top/link" -> "../../etc/shadow"`.
+pub fn check_link(shown: &str, path: &str, target: &[u8]) -> Result<()> {
+    if link_climbs_out(path, target) {
+        let at = std::path::Path::new(shown).join(path);
+        bail!(
+            "invalid symlink {:?} -> {:?}",
+            at.to_string_lossy(),
+            String::from_utf8_lossy(target)
+        );
+    }
+    Ok(())
+}
+
+/// A sink that writes nothing and only checks links (see [`check_link`]): the pass made before
+/// a copy that merges into an existing directory, where entries put in place before a refused
+/// link could not be taken back.
+pub struct LinkCheck<'a> {
+    pub shown: &'a str,
+}
+
+impl Sink for LinkCheck<'_> {
+    fn entry(&mut self, path: &str, kind: &Kind, _meta: &Meta, _data: Data<'_>) -> Result<()> {
+        match kind {
+            Kind::Symlink(target) => check_link(self.shown, path, target),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn abort(&mut self) {}
+}
+
 /// Remove `name` in `dir` and everything under it, fd-relative, never following a symlink.
 pub fn remove_tree(dir: BorrowedFd<'_>, name: &str) {
     use nix::unistd::{unlinkat, UnlinkatFlags};
@@ -869,6 +959,27 @@ mod tests {
         assert_eq!(clean_name(b"./").unwrap(), None);
         assert!(clean_name(b"a/../../x").is_err());
         assert!(clean_name(b"..").is_err());
+    }
+
+    #[test]
+    fn links_climbing_out_of_the_destination() {
+        let out = |path: &str, target: &str| link_climbs_out(path, target.as_bytes());
+        assert!(out("d/sub/up", "../../../../etc/shadow"));
+        assert!(out("x", "../x"));
+        assert!(out("d/l", "a/../../../x"));
+        // Absolute targets are taken under the link's directory: only `..` can climb.
+        assert!(!out("d/abs", "/etc/shadow"));
+        assert!(out("d/abs", "/../../etc"));
+        assert!(!out("d/sub/in", "../a"));
+        assert!(!out("d/sub/parent", "../.."));
+        assert!(!out("d/beside", "sub/../../beside"));
+        assert!(!out("x", "."));
+        assert!(!out("x", "./y//z"));
+        let err = check_link("/dst", "d/sub/up", b"../../../../etc/shadow").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid symlink "/dst/d/sub/up" -> "../../../../etc/shadow""#
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod bpf;
 pub mod exe;
 pub mod mem;
 pub mod net;
+pub mod pathfd;
 pub mod process;
 #[cfg(test)]
 pub mod seccomp_probe;
