@@ -1,0 +1,105 @@
+//! Caller and image inputs that must be refused before they reach the kernel or the host: user
+//! and group ids out of range, network names that are paths, host-file injection, mounts over
+//! the kernel's filesystems, and layer entries that declare more bytes than they carry.
+
+use super::archive::{load_images, Image};
+use super::common::{assert_fails, stderr, stdout, unique, TestRoot};
+use super::running::Running;
+use serde_json::json;
+
+/// An uncompressed layer tar holding `files` (path, contents), each a root-owned 0644 file.
+fn layer_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_704_067_200);
+        header.set_entry_type(tar::EntryType::Regular);
+        out.append_data(&mut header, path, *data).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+/// A run or exec that must be refused: the expected exit, one line naming the range, and no
+/// `id` output at all (in particular never `uid=0`).
+#[track_caller]
+fn assert_refused_id(out: &std::process::Output, code: i32) {
+    assert!(
+        !stdout(out).contains("uid=0"),
+        "ran as root: {}{}",
+        stdout(out),
+        stderr(out)
+    );
+    assert_fails(out, code, "uids and gids must be in range 0-2147483647");
+    assert_eq!(stdout(out), "", "the command ran");
+}
+
+/// uid/gid 4294967295 is (uid_t)-1, which setresuid(2)/setresgid(2) read as "leave unchanged":
+/// a process started as root stayed root. runc refuses every id above 2^31-1 (moby/sys/user's
+/// maxID, "for 32-bit systems compatibility"); so does berth, whether the id comes from `-u`,
+/// from the image's User or from the image's own /etc/passwd or /etc/group.
+#[test]
+fn uid_4294967295_is_refused_not_run_as_root() {
+    let root = TestRoot::with_busybox();
+    let passwd = b"root:x:0:0:root:/root:/bin/sh\nevil:x:4294967295:4294967295::/:/bin/sh\nhalf:x:1000:4294967295::/:/bin/sh\n";
+    let group = b"root:x:0:\nevilgrp:x:4294967295:\nsupp:x:4294967295:half\n";
+    let files = layer_of(&[("etc/passwd", passwd), ("etc/group", group)]);
+    load_images(
+        &root,
+        &[
+            Image::busybox_with("hugeuser:1", json!({"User": "4294967295", "Cmd": ["id"]})),
+            Image::busybox_with(
+                "hugepair:1",
+                json!({"User": "4294967295:4294967295", "Cmd": ["id"]}),
+            ),
+            Image {
+                tag: "hugepasswd:1".into(),
+                config: json!({"Cmd": ["id"]}),
+                layers: vec![files],
+            },
+        ],
+    );
+    let runs: [&[&str]; 9] = [
+        &["-u", "4294967295", "busybox", "id"],
+        &["-u", "4294967295:4294967295", "busybox", "id"],
+        &["-u", "0:4294967295", "busybox", "id"],
+        &["-u", "4294967296", "busybox", "id"],
+        &["hugeuser:1"],
+        &["hugepair:1"],
+        &["-u", "evil", "hugepasswd:1"],
+        &["-u", "half", "hugepasswd:1"],
+        &["-u", "1000:evilgrp", "hugepasswd:1"],
+    ];
+    for args in runs {
+        let mut argv = vec!["run", "--rm"];
+        argv.extend_from_slice(args);
+        assert_refused_id(&root.run(&argv), 125);
+    }
+    assert!(
+        root.files_under("containers").is_empty(),
+        "a refused run left a container record"
+    );
+
+    // exec into a running container: the same ids, the same refusal (exec's 126, as for an
+    // unknown user).
+    let name = unique("hugeid");
+    let _ct = Running::start(&root, &name, &["hugepasswd:1", "sleep", "600"]);
+    let execs: [&[&str]; 4] = [
+        &["-u", "4294967295"],
+        &["-u", "4294967295:4294967295"],
+        &["-u", "evil"],
+        &["-u", "1000:evilgrp"],
+    ];
+    for args in execs {
+        let mut argv = vec!["exec"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&[&name, "id"]);
+        assert_refused_id(&root.run(&argv), 126);
+    }
+    // An ordinary numeric user still works.
+    assert_eq!(
+        root.ok(["exec", "-u", "2147483647:2147483647", &name, "id", "-u"]),
+        "2147483647\n"
+    );
+}
