@@ -74,7 +74,10 @@ impl Mode {
             other => match other.strip_prefix("container:") {
                 Some("") => bail!("invalid network mode {other:?}: no container named"),
                 Some(c) => Mode::Container(c.to_string()),
-                None => Mode::Bridge(other.to_string()),
+                None => {
+                    store::validate_network_name(other)?;
+                    Mode::Bridge(other.to_string())
+                }
             },
         })
     }

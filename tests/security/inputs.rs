@@ -103,3 +103,91 @@ fn uid_4294967295_is_refused_not_run_as_root() {
         "2147483647\n"
     );
 }
+
+/// A file the test made outside the store, removed on drop.
+struct Planted(std::path::PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn link_exists(name: &str) -> bool {
+    std::process::Command::new("ip")
+        .args(["link", "show", "dev", name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// CVE-2024-9675 class (a name joined into a path): `--network ../../../x` read a network
+/// definition from outside the store and created the bridge it named. Network names are
+/// Docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]*` wherever one enters, and the store never joins any
+/// other text into a path.
+#[test]
+fn network_name_cannot_be_a_path_out_of_the_store() {
+    let root = TestRoot::with_busybox();
+    // A real definition, as `network create` writes it, retargeted at a bridge of our naming.
+    let real = unique("realnet");
+    root.ok(["network", "create", &real]);
+    let written = root.dir.join("net/networks").join(format!("{real}.json"));
+    let mut def: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&written).unwrap()).unwrap();
+    root.ok(["network", "rm", &real]);
+    let planted_name = unique("planted");
+    let bridge = "evilbr0";
+    def["name"] = json!(format!("../../../{planted_name}"));
+    def["bridge"] = json!(bridge);
+    def["subnet"] = json!("10.251.0.0");
+    def["gateway"] = json!("10.251.0.1");
+    def["prefix"] = json!(24);
+    // The store's net/networks/../../../NAME.json is the store's parent directory's NAME.json.
+    let target = root
+        .dir
+        .parent()
+        .unwrap()
+        .join(format!("{planted_name}.json"));
+    let bytes = serde_json::to_vec_pretty(&def).unwrap();
+    std::fs::write(&target, &bytes).unwrap();
+    let _planted = Planted(target.clone());
+    assert!(!link_exists(bridge));
+
+    let traversal = format!("../../../{planted_name}");
+    let needle = format!("invalid network name \"{traversal}\"");
+    for verb in ["run", "create"] {
+        let out = root.run([verb, "--rm", "--network", &traversal, "busybox", "true"]);
+        assert_fails(&out, 125, &needle);
+    }
+    let name = unique("netpath");
+    let _ct = Running::sleeping(&root, &name);
+    let cases: [(&[&str], i32); 5] = [
+        (&["network", "inspect", &traversal], 1),
+        (&["network", "rm", &traversal], 1),
+        (&["network", "create", &traversal], 125),
+        (&["network", "connect", &traversal, &name], 125),
+        (&["network", "disconnect", &traversal, &name], 125),
+    ];
+    for (args, code) in cases {
+        let out = root.run(args);
+        assert!(
+            !stdout(&out).contains(bridge),
+            "{args:?} read the planted file: {}",
+            stdout(&out)
+        );
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&needle), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!link_exists(bridge), "the planted bridge was created");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        bytes,
+        "the planted file was changed"
+    );
+    assert!(
+        !root.ok(["network", "ls"]).contains(&planted_name),
+        "the planted network is listed"
+    );
+}
