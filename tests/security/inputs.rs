@@ -191,3 +191,114 @@ fn network_name_cannot_be_a_path_out_of_the_store() {
         "the planted network is listed"
     );
 }
+
+/// /etc/hosts injection: a newline in an `--add-host` name wrote a line of the caller's choosing
+/// into the container's /etc/hosts (and, through the network record, into its peers'). Every
+/// input that reaches /etc/hosts, /etc/hostname or /etc/resolv.conf is checked as Docker checks
+/// it (docker/cli opts/hosts.go ValidateExtraHost: `host:ip`, the ip an IP address), and host
+/// names are host names: no whitespace, control characters or `#`.
+#[test]
+fn etc_hosts_lines_cannot_be_injected() {
+    let root = TestRoot::with_busybox();
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["--add-host", "ok\n6.6.6.6 bank.example:10.0.0.1"],
+            "invalid hostname in add-host",
+        ),
+        (
+            &["--add-host", "two names:10.0.0.1"],
+            "invalid hostname in add-host",
+        ),
+        (
+            &["--add-host", "tab\tname:10.0.0.1"],
+            "invalid hostname in add-host",
+        ),
+        (
+            &["--add-host", "cr\rname:10.0.0.1"],
+            "invalid hostname in add-host",
+        ),
+        (
+            &["--add-host", "hash#comment:10.0.0.1"],
+            "invalid hostname in add-host",
+        ),
+        (
+            &["--add-host", "a:10.0.0.1\n6.6.6.6 bank.example"],
+            "invalid IP address in add-host",
+        ),
+        (&["--add-host", ":10.0.0.1"], "bad format for add-host"),
+        (
+            &["--hostname", "h\n6.6.6.6 bank.example"],
+            "invalid hostname format",
+        ),
+        (
+            &["--dns", "1.1.1.1\nnameserver 6.6.6.6"],
+            "is not an ip address",
+        ),
+        (&["--name", "n\n6.6.6.6"], "Invalid container name"),
+    ];
+    for (flags, needle) in cases {
+        for verb in ["run", "create"] {
+            let mut argv = vec![verb];
+            if verb == "run" {
+                argv.push("--rm");
+            }
+            argv.extend_from_slice(flags);
+            argv.extend(["busybox", "cat", "/etc/hosts"]);
+            let out = root.run(&argv);
+            assert!(
+                !stdout(&out).contains("6.6.6.6"),
+                "{flags:?} injected: {}",
+                stdout(&out)
+            );
+            assert_fails(&out, 125, needle);
+        }
+    }
+    assert!(
+        root.files_under("containers").is_empty(),
+        "a refused run left a container record"
+    );
+
+    // A valid run: exactly the expected lines, in Docker's order.
+    let name = unique("hosts");
+    let out = root.ok([
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--hostname",
+        "myhost",
+        "--add-host",
+        "db.local:10.0.0.9",
+        "--add-host",
+        "eq_host=10.0.0.10",
+        "--add-host",
+        "v6host:[::1]",
+        "--dns",
+        "192.0.2.53",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hosts; echo ---; cat /etc/hostname; echo ---; grep nameserver /etc/resolv.conf",
+    ]);
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    let hosts: Vec<&str> = parts[0].lines().collect();
+    let expected = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "ff00::0\tip6-mcastprefix",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+        "10.0.0.9\tdb.local",
+        "10.0.0.10\teq_host",
+        "::1\tv6host",
+    ];
+    assert_eq!(hosts.len(), expected.len() + 1, "{}", parts[0]);
+    assert_eq!(hosts[..expected.len()], expected, "{}", parts[0]);
+    let (addr, names) = hosts[expected.len()].split_once('\t').unwrap();
+    assert!(addr.parse::<std::net::Ipv4Addr>().is_ok(), "{}", parts[0]);
+    assert_eq!(names, format!("myhost {name}"));
+    assert_eq!(parts[1], "myhost\n");
+    assert_eq!(parts[2], "nameserver 192.0.2.53\n");
+}
