@@ -302,3 +302,127 @@ fn etc_hosts_lines_cannot_be_injected() {
     assert_eq!(parts[1], "myhost\n");
     assert_eq!(parts[2], "nameserver 192.0.2.53\n");
 }
+
+/// A layer tar holding one symlink `path -> target`.
+fn layer_with_symlink(path: &str, target: &str) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(0);
+    header.set_mode(0o777);
+    header.set_mtime(1_704_067_200);
+    header.set_entry_type(tar::EntryType::Symlink);
+    out.append_link(&mut header, path, target).unwrap();
+    out.into_inner().unwrap()
+}
+
+/// CVE-2019-19921 / CVE-2023-27561 class: a mount over the kernel's /proc. `-v HOST:/proc`
+/// replaced the container's procfs with a directory of the caller's (so the runtime's later
+/// procfs reads and writes, and the container's, land in it); `-v HOST:/proc/sys` hid the
+/// read-only sysctl tree. runc's checkProcMount refuses a mount on /proc unless its source is a
+/// procfs, and any mount inside /proc except a few files lxcfs emulates; berth does the same,
+/// on the normalised path and again on the path a symlink in the image leads to.
+#[test]
+fn volume_cannot_cover_proc() {
+    let root = TestRoot::with_busybox();
+    load_images(
+        &root,
+        &[
+            Image {
+                tag: "procdata:1".into(),
+                config: json!({"Cmd": ["true"]}),
+                layers: vec![layer_with_symlink("data", "/proc/sys")],
+            },
+            Image {
+                tag: "procroot:1".into(),
+                config: json!({"Cmd": ["true"]}),
+                layers: vec![layer_with_symlink("data", "../proc")],
+            },
+        ],
+    );
+    let host = root.dir.join("hostdir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("canary"), "host\n").unwrap();
+    let missing = root.dir.join("never-made");
+    let h = host.display().to_string();
+    let m = missing.display().to_string();
+    let vol = unique("procvol");
+    let not_proc = "cannot be mounted because it is not of type proc";
+    let inside = "cannot be mounted because it is inside /proc";
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{h}:/proc"), not_proc),
+        (format!("{h}:/proc/"), not_proc),
+        (format!("{h}:/proc/../proc"), not_proc),
+        (format!("{h}://proc/."), not_proc),
+        (format!("{h}:/tmp/../../proc:ro"), not_proc),
+        (format!("{m}:/proc"), not_proc),
+        (format!("{vol}:/proc"), not_proc),
+        ("/proc".to_string(), not_proc),
+        (format!("{h}:/proc/sys"), inside),
+        (format!("{h}:/proc/./sys/kernel/"), inside),
+        (format!("{h}:/proc/self"), inside),
+        (format!("{h}:/proc/1/root:ro"), inside),
+        (format!("{vol}:/proc/sys"), inside),
+        (format!("{h}:/tmp/../proc/sys"), inside),
+    ];
+    for (spec, needle) in &cases {
+        for verb in ["run", "create"] {
+            let mut argv = vec![verb];
+            if verb == "run" {
+                argv.push("--rm");
+            }
+            argv.extend(["-v", spec, "busybox", "ls", "/proc"]);
+            let out = root.run(&argv);
+            assert!(
+                !stdout(&out).contains("canary"),
+                "{spec}: the host directory covered /proc: {}",
+                stdout(&out)
+            );
+            assert_fails(&out, 125, needle);
+        }
+    }
+    assert!(
+        root.files_under("containers").is_empty(),
+        "a refused run left a container record"
+    );
+    assert!(!missing.exists(), "a refused run made its host directory");
+    assert!(
+        !root.ok(["volume", "ls", "-q"]).contains(&vol),
+        "a refused run made its volume"
+    );
+
+    // A symlink in the image leading into /proc: refused where it leads.
+    for (image, needle) in [("procdata:1", inside), ("procroot:1", not_proc)] {
+        let spec = format!("{h}:/data");
+        let out = root.run(["run", "--rm", "-v", &spec, image, "ls", "/data"]);
+        assert!(
+            !stdout(&out).contains("canary"),
+            "{image}: {}",
+            stdout(&out)
+        );
+        assert_fails(&out, 125, needle);
+    }
+    assert!(
+        root.files_under("containers").is_empty(),
+        "a refused run left a container record"
+    );
+
+    // Ordinary paths still take volumes; so do runc's lxcfs files and a real procfs on /proc.
+    let uptime = root.dir.join("uptime");
+    std::fs::write(&uptime, "12345.67 0.00\n").unwrap();
+    let out = root.ok([
+        "run",
+        "--rm",
+        "-v",
+        &format!("{h}:/data"),
+        "-v",
+        &format!("{vol}:/vdata"),
+        "-v",
+        &format!("{}:/proc/uptime:ro", uptime.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/canary; touch /vdata/x && ls /vdata; cat /proc/uptime",
+    ]);
+    assert_eq!(out, "host\nx\n12345.67 0.00\n");
+    root.ok(["run", "--rm", "-v", "/proc:/proc:ro", "busybox", "true"]);
+}
