@@ -11,5 +11,7 @@ mod running;
 
 #[path = "security/inputs.rs"]
 mod inputs;
+#[path = "security/sparse.rs"]
+mod sparse;
 #[path = "security/workdir.rs"]
 mod workdir;
