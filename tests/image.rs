@@ -619,7 +619,7 @@ fn a_corrupt_archive_fails_in_one_line_and_adds_nothing() {
         let root = TestRoot::new();
         let before = store_paths(&root);
         let out = load_file(&root, &fixture(name));
-        assert_fails(&out, 125, needle);
+        assert_fails(&out, 1, needle);
         assert!(
             stderr(&out).contains("sha256:"),
             "the error names the digest: {}",
@@ -647,11 +647,11 @@ fn a_corrupt_archive_fails_in_one_line_and_adds_nothing() {
     let good = std::fs::read(fixture("layers-docker.tar")).unwrap();
     let truncated = root.dir.join("truncated.tar");
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
-    assert_fails(&load_file(&root, &truncated), 125, "load:");
+    assert_fails(&load_file(&root, &truncated), 1, "load:");
     // A corrupt copy of a layer the store already has is still caught.
     assert_fails(
         &load_file(&root, &fixture("corrupt-docker.tar")),
-        125,
+        1,
         "does not match its diff ID",
     );
     let mut flipped = good.clone();
@@ -676,7 +676,7 @@ fn a_corrupt_archive_fails_in_one_line_and_adds_nothing() {
     let corrupt = root.dir.join("flipped.tar");
     std::fs::write(&corrupt, &flipped).unwrap();
     let out = load_file(&root, &corrupt);
-    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stderr(&out).trim_end().lines().count(),
         1,
@@ -704,7 +704,7 @@ fn the_evil_fixture_never_writes_outside_the_store() {
     .collect();
     let passwd_links = std::fs::metadata("/etc/passwd").unwrap().nlink();
     let out = load_file(&root, &fixture("evil-docker.tar"));
-    assert_fails(&out, 125, "escapes the layer");
+    assert_fails(&out, 1, "escapes the layer");
     let after: Vec<bool> = [
         "/escape-canary",
         "/abs-canary",
@@ -798,7 +798,7 @@ fn malicious_layers_stay_inside_the_store() {
         let out = load_file(&root, &path);
         assert_eq!(out.status.success(), loads, "{what}: {}", stderr(&out));
         if !loads {
-            assert_eq!(out.status.code(), Some(125), "{what}");
+            assert_eq!(out.status.code(), Some(1), "{what}");
             assert_eq!(
                 stderr(&out).trim_end().lines().count(),
                 1,
@@ -853,7 +853,7 @@ fn hostile_archive_member_names_are_not_paths() {
         tar_bytes(&[Member::File("manifest.json", manifest.as_bytes())]),
     )
     .unwrap();
-    assert_fails(&load_file(&root, &path), 125, "load:");
+    assert_fails(&load_file(&root, &path), 1, "load:");
     // A config digest that is not a digest.
     let config = serde_json::json!({
         "architecture": "amd64", "os": "linux",
@@ -873,7 +873,7 @@ fn hostile_archive_member_names_are_not_paths() {
         ]),
     )
     .unwrap();
-    assert_fails(&load_file(&root, &path), 125, "invalid digest");
+    assert_fails(&load_file(&root, &path), 1, "invalid digest");
     canary.assert_untouched();
     assert_eq!(layer_dirs(&root), Vec::<String>::new());
 }

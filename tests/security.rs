@@ -15,5 +15,9 @@ mod cp;
 mod devices;
 #[path = "security/exe.rs"]
 mod exe;
+#[path = "security/inputs.rs"]
+mod inputs;
+#[path = "security/sparse.rs"]
+mod sparse;
 #[path = "security/workdir.rs"]
 mod workdir;

@@ -4,7 +4,7 @@ use crate::container::log;
 use crate::container::state::{NetFlags, RestartPolicy};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
@@ -138,6 +138,13 @@ pub fn parse_volume(text: &str) -> Result<Volume> {
         crate::container::volume::validate_name(source)?;
         Some(source.to_string())
     };
+    // Refused here, before a host directory or volume is made for it; the mount checks again
+    // where a symlink in the image leads.
+    let host_source = volume.is_none().then_some(source);
+    crate::container::volume::check_proc_destination(target, || {
+        host_source.is_some_and(|s| crate::container::volume::is_procfs(Path::new(s)))
+    })
+    .with_context(|| format!("invalid volume specification: '{text}'"))?;
     let (mut readonly, mut nocopy) = (false, false);
     for opt in opts.into_iter().flat_map(|o| o.split(',')) {
         match opt {

@@ -8,7 +8,13 @@ use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::Path;
 
+/// `docker load` leaves with the CLI's generic failure, 1, on any error (125 is `run`'s and
+/// `create`'s code for an engine error); the message is the whole chain on one line.
 pub fn load(root: &Path, args: &LoadArgs) -> Result<i32> {
+    load_archive(root, args).map_err(|e| crate::error::coded(1, crate::error::one_line(&e)))
+}
+
+fn load_archive(root: &Path, args: &LoadArgs) -> Result<i32> {
     let store = Store::open(root)?;
     let input = match &args.input {
         Some(path) => Input::File(path),

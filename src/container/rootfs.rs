@@ -8,7 +8,7 @@
 //! kernel tears down when its last process exits.
 
 use crate::fs::inroot;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -246,6 +246,7 @@ fn bind_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
         .with_context(|| format!("volume source {}", source.display()))?
         .is_dir();
     let target = inroot::mount_target(root, &dest, is_dir)?;
+    check_not_over_proc(root, &target, &source).with_context(|| format!("volume on {dest}"))?;
     let options = m.options().clone().unwrap_or_default();
     let empty = || std::fs::read_dir(&source).is_ok_and(|mut d| d.next().is_none());
     if is_dir && options.iter().any(|o| o == "copyup") && empty() {
@@ -281,6 +282,27 @@ fn bind_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
         .with_context(|| format!("make {dest} read-only"))?;
     }
     Ok(())
+}
+
+/// The container path a resolved volume target really is, checked as `-v` checked the path it
+/// was given: an image's `/data -> /proc/sys` leads a volume into /proc as surely as
+/// `-v X:/proc/sys` (runc checks the resolved destination too). Only a target on a procfs needs
+/// the look: /proc is already mounted, and nothing else in the root is a procfs.
+fn check_not_over_proc(root: BorrowedFd<'_>, target: &OwnedFd, source: &Path) -> Result<()> {
+    let on_proc = nix::sys::statfs::fstatfs(target)
+        .context("statfs")?
+        .filesystem_type()
+        == nix::sys::statfs::PROC_SUPER_MAGIC;
+    if !on_proc {
+        return Ok(());
+    }
+    let root_path = std::fs::read_link(inroot::fd_path(&root)).context("read container root")?;
+    let resolved = std::fs::read_link(inroot::fd_path(target)).context("read target path")?;
+    let inside = resolved
+        .strip_prefix(&root_path)
+        .map_err(|_| anyhow!("{} is outside the container", resolved.display()))?;
+    let dest = format!("/{}", inside.display());
+    super::volume::check_proc_destination(&dest, || super::volume::is_procfs(source))
 }
 
 /// One of the standard filesystems. Its target must be an ordinary directory: a symlink there

@@ -1,9 +1,31 @@
 //! `USER[:GROUP]` resolved against the container's own /etc/passwd and /etc/group, parsed here
 //! rather than through NSS: nothing from the container is ever loaded into berth
 //! (CVE-2019-14271). The rules follow Docker's: a numeric user missing from passwd runs as that
-//! uid with gid 0 and HOME=/; a name that is missing is an error.
+//! uid with gid 0 and HOME=/; a name that is missing is an error. Ids above 2^31-1 are refused
+//! as runc refuses them: 4294967295 is (uid_t)-1, which setresuid(2) reads as "unchanged", so a
+//! container started as root would have stayed root.
 
 use anyhow::{bail, Result};
+
+/// The largest uid or gid a container may run as: runc's limit (moby/sys/user `maxID`,
+/// `1<<31 - 1`, "for 32-bit systems compatibility"). Above it lies (uid_t)-1, the "no change"
+/// value of setresuid(2) and setresgid(2).
+pub const MAX_ID: u32 = (1 << 31) - 1;
+
+/// A numeric user or group part: `None` for a name, an error for digits out of range.
+fn numeric_id(spec: &str, part: &str) -> Result<Option<u32>> {
+    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match part.parse::<u32>() {
+        Ok(id) if id <= MAX_ID => Ok(Some(id)),
+        _ => bail!(out_of_range(spec)),
+    }
+}
+
+fn out_of_range(spec: &str) -> String {
+    format!("invalid user \"{spec}\": uids and gids must be in range 0-{MAX_ID}")
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecUser {
@@ -52,7 +74,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let numeric_uid = user_part.parse::<u32>().ok();
+    let numeric_uid = numeric_id(spec, user_part)?;
     let entry = passwd_entries(passwd).find(|e| match numeric_uid {
         Some(uid) => e.uid == uid,
         None => e.name == user_part,
@@ -65,9 +87,9 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
         }
     };
     if let Some(g) = group_part {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => match group_entries(group).find(|(n, _, _)| *n == g) {
+        gid = match numeric_id(spec, g)? {
+            Some(n) => n,
+            None => match group_entries(group).find(|(n, _, _)| *n == g) {
                 Some((_, id, _)) => id,
                 None => bail!("unable to find group {g}: no matching entries in group file"),
             },
@@ -80,6 +102,10 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
                 additional_gids.push(id);
             }
         }
+    }
+    // An image's own passwd or group file may name any id: the same limit holds for those.
+    if uid > MAX_ID || gid > MAX_ID || additional_gids.iter().any(|g| *g > MAX_ID) {
+        bail!(out_of_range(spec));
     }
     Ok(ExecUser {
         uid,
@@ -131,5 +157,30 @@ mod tests {
             err,
             "unable to find group nosuch: no matching entries in group file"
         );
+    }
+
+    #[test]
+    fn ids_above_2_pow_31_minus_1_are_refused() {
+        let passwd = "evil:x:4294967295:0::/:/bin/sh\nhalf:x:1000:4294967295::/:/bin/sh\nsupp:x:1001:1001::/:/bin/sh\n";
+        let group = "big:x:4294967295:supp\n";
+        for spec in [
+            "4294967295",
+            "4294967295:4294967295",
+            "0:4294967295",
+            "2147483648",
+            "99999999999999999999",
+            "evil",
+            "half",
+            "supp",
+            "1000:big",
+        ] {
+            let err = resolve(spec, passwd, group).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("invalid user \"{spec}\": uids and gids must be in range 0-2147483647"),
+            );
+        }
+        let u = resolve("2147483647:2147483647", "", "").unwrap();
+        assert_eq!((u.uid, u.gid), (MAX_ID, MAX_ID));
     }
 }

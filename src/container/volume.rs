@@ -41,6 +41,60 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The files under /proc a volume may cover: those lxcfs emulates, as runc's checkProcMount
+/// lists them (libcontainer/rootfs_linux.go). Anything else inside /proc is the kernel's.
+const PROC_FILES: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+];
+
+/// An absolute container path with `.`, `..` and repeated or trailing slashes resolved by text
+/// alone (`..` at `/` stays at `/`), as Go's path.Clean: `/proc/../proc/` is `/proc`.
+pub fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// runc's checkProcMount (CVE-2019-19921 and CVE-2023-27561 were mounts steered over /proc):
+/// nothing but a procfs may be mounted on /proc, and nothing inside /proc but [`PROC_FILES`].
+/// `source_is_procfs` is asked only for a mount on /proc itself.
+pub fn check_proc_destination(dest: &str, source_is_procfs: impl FnOnce() -> bool) -> Result<()> {
+    let clean = clean_path(dest);
+    if clean == "/proc" {
+        if source_is_procfs() {
+            return Ok(());
+        }
+        bail!("{clean:?} cannot be mounted because it is not of type proc");
+    }
+    if clean.starts_with("/proc/") && !PROC_FILES.contains(&clean.as_str()) {
+        bail!("{clean:?} cannot be mounted because it is inside /proc");
+    }
+    Ok(())
+}
+
+/// Whether `path` is on a procfs (statfs(2) f_type PROC_SUPER_MAGIC); false when it is missing.
+pub fn is_procfs(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
 impl Volumes {
     pub fn new(root: &Path) -> Volumes {
         Volumes {
@@ -192,4 +246,60 @@ pub fn copy_up(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_clean_like_go_path_clean() {
+        for (given, clean) in [
+            ("/proc", "/proc"),
+            ("/proc/", "/proc"),
+            ("//proc/./", "/proc"),
+            ("/proc/../proc", "/proc"),
+            ("/../../proc/sys/..", "/proc"),
+            ("/tmp/../proc/sys", "/proc/sys"),
+            ("/", "/"),
+            ("/a/b/../c", "/a/c"),
+        ] {
+            assert_eq!(clean_path(given), clean, "{given}");
+        }
+    }
+
+    #[test]
+    fn proc_takes_only_a_procfs_and_the_lxcfs_files() {
+        let err = |d: &str, procfs: bool| {
+            check_proc_destination(d, || procfs)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("/proc/../proc/", false),
+            "\"/proc\" cannot be mounted because it is not of type proc"
+        );
+        assert_eq!(
+            err("/proc/./sys", true),
+            "\"/proc/sys\" cannot be mounted because it is inside /proc"
+        );
+        assert!(check_proc_destination("/proc", || true).is_ok());
+        for ok in [
+            "/data",
+            "/procfs",
+            "/proc-x/sys",
+            "/proc/uptime",
+            "/proc/sys/kernel/ns_last_pid",
+        ] {
+            assert!(check_proc_destination(ok, || false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/proc/self",
+            "/proc/1/root",
+            "/proc/sys/kernel",
+            "/proc/uptime/x",
+        ] {
+            assert!(check_proc_destination(bad, || true).is_err(), "{bad}");
+        }
+    }
 }

@@ -13,13 +13,18 @@
 //!   `mkdirat`, `symlinkat`, `mknodat`, `linkat` without `AT_SYMLINK_FOLLOW`);
 //! - mode, owner, xattrs and times are applied through the fd just created, or with
 //!   `AT_SYMLINK_NOFOLLOW` on the name, never through a path that could be a symlink;
-//! - hard link targets are resolved inside the layer like any other name.
+//! - hard link targets are resolved inside the layer like any other name;
+//! - a GNU sparse file is written sparse (its data segments at their offsets, holes left as
+//!   holes; see [`super::tarstream`]), and no file may declare more bytes than the store's
+//!   filesystem has left: a few hundred bytes of tar declaring 1 PiB are refused before anything
+//!   is written, not unpacked until the disk is full.
 //!
 //! Whiteouts (OCI image-spec `layer.md`) become overlayfs' own encoding: `.wh.NAME` a 0/0 char
 //! device `NAME`, `.wh..wh..opq` the xattr `trusted.overlay.opaque=y` on its directory. A
 //! whiteout only hides lower layers, never an entry of its own layer, whatever the order.
 
 use super::digest::DigestReader;
+use super::tarstream::{Member, Members, SparseMap};
 use crate::sys::xattr;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -32,7 +37,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -52,7 +57,8 @@ pub struct UnpackedLayer {
     pub diff_id: String,
     /// sha256 hex of the stream as given (compressed or not): the blob digest.
     pub blob_digest: String,
-    /// Bytes of regular-file content written (hard links counted once): Docker's layer size.
+    /// Bytes of regular-file content (a sparse file's real size; hard links counted once):
+    /// Docker's layer size.
     pub content_size: u64,
 }
 
@@ -112,12 +118,12 @@ pub fn unpack(stream: impl Read, dest: &Path) -> Result<UnpackedLayer> {
         root,
         dir_times: Vec::new(),
         content_size: 0,
+        space_left: 0,
     };
     {
-        let mut archive = tar::Archive::new(&mut plain);
-        for entry in archive.entries().context("read layer tar")? {
-            let mut entry = entry.context("read layer tar")?;
-            unpacker.entry(&mut entry)?;
+        let mut members = Members::new(&mut plain);
+        while let Some(member) = members.next_member().context("read layer tar")? {
+            unpacker.entry(&member, &mut members)?;
         }
     }
     unpacker.apply_dir_times();
@@ -147,30 +153,26 @@ struct Unpacker {
     /// Directory mtimes, applied after every entry is in (creating children changes them).
     dir_times: Vec<(Vec<u8>, TimeSpec)>,
     content_size: u64,
+    /// What the store's filesystem had free at the last look, less what was written since.
+    space_left: u64,
 }
 
 impl Unpacker {
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
-        let kind = entry.header().entry_type();
-        let raw_name = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw_name).into_owned();
-        self.entry_inner(entry, kind, &raw_name)
+    fn entry(&mut self, member: &Member, data: &mut impl Read) -> Result<()> {
+        let kind = member.header.entry_type();
+        let shown = String::from_utf8_lossy(&member.path).into_owned();
+        self.entry_inner(member, data, kind, &member.path)
             .with_context(|| format!("layer entry {shown:?}"))
     }
 
-    fn entry_inner<R: Read>(
+    fn entry_inner(
         &mut self,
-        entry: &mut tar::Entry<'_, R>,
+        entry: &Member,
+        data: &mut impl Read,
         kind: tar::EntryType,
         raw_name: &[u8],
     ) -> Result<()> {
         use tar::EntryType as T;
-        if matches!(
-            kind,
-            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink
-        ) {
-            return Ok(());
-        }
         let comps = clean_name(raw_name)?;
         let Some((name, parents)) = comps.split_last() else {
             // The layer root itself (`./`): its metadata is the root directory's.
@@ -226,6 +228,8 @@ impl Unpacker {
                 self.dir_times.push((comps.join(&b'/'), meta.mtime));
             }
             T::Regular | T::Continuous | T::GNUSparse => {
+                let size = entry.file_size();
+                self.reserve(size)?;
                 self.clear(&dir, name)?;
                 let fd = openat(
                     &dir,
@@ -238,12 +242,18 @@ impl Unpacker {
                     Mode::from_bits_truncate(0o600),
                 )?;
                 let mut file = File::from(fd);
-                self.content_size += io::copy(entry, &mut file).context("write file")?;
+                match &entry.sparse {
+                    None => {
+                        io::copy(data, &mut file).context("write file")?;
+                    }
+                    Some(map) => write_sparse(data, &mut file, map)?,
+                }
+                self.content_size += size;
                 apply_meta(&file, &meta)?;
                 futimens(&file, &meta.mtime, &meta.mtime)?;
             }
             T::Symlink => {
-                let target = entry.link_name_bytes().context("symlink without target")?;
+                let target = entry.link.clone().context("symlink without target")?;
                 self.clear(&dir, name)?;
                 symlinkat(OsStr::from_bytes(&target), &dir, name)?;
                 fchownat(
@@ -262,9 +272,7 @@ impl Unpacker {
                 )?;
             }
             T::Link => {
-                let raw_target = entry
-                    .link_name_bytes()
-                    .context("hard link without target")?;
+                let raw_target = entry.link.clone().context("hard link without target")?;
                 let shown = String::from_utf8_lossy(&raw_target).into_owned();
                 let target =
                     clean_name(&raw_target).with_context(|| format!("hard link to {shown:?}"))?;
@@ -287,7 +295,7 @@ impl Unpacker {
                     T::Fifo => (SFlag::S_IFIFO, 0),
                     _ => {
                         // ustar/GNU devmajor and devminor: bytes 329..337 and 337..345.
-                        let header = entry.header();
+                        let header = &entry.header;
                         let raw = header.as_bytes();
                         let major = header.device_major().map(|d| u64::from(d.unwrap_or(0)));
                         let minor = header.device_minor().map(|d| u64::from(d.unwrap_or(0)));
@@ -326,6 +334,27 @@ impl Unpacker {
             }
             other => bail!("unsupported tar entry type {other:?}"),
         }
+        Ok(())
+    }
+
+    /// Count `bytes` a file will take against the space left on the store's filesystem
+    /// (statvfs(2) `f_bavail`, looked at again whenever the estimate runs short): a file larger
+    /// than that could only fill the disk. A sparse file counts its real size, as it may be
+    /// written into later.
+    fn reserve(&mut self, bytes: u64) -> Result<()> {
+        if bytes > self.space_left {
+            let st = nix::sys::statvfs::fstatvfs(&self.root).context("statvfs layer directory")?;
+            self.space_left = st.blocks_available().saturating_mul(st.fragment_size());
+            if bytes > self.space_left {
+                bail!(
+                    "declares {bytes} bytes ({}), more than the {} bytes ({}) left on the store's filesystem",
+                    super::units::human_size(bytes),
+                    self.space_left,
+                    super::units::human_size(self.space_left)
+                );
+            }
+        }
+        self.space_left -= bytes;
         Ok(())
     }
 
@@ -504,8 +533,21 @@ fn remove_at(dir: &OwnedFd, name: &OsStr, st: &FileStat) -> Result<()> {
     }
 }
 
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
-    let header = entry.header();
+/// A sparse file: each data segment written at its offset, the holes never written (they read
+/// as zeros, lseek(2) SEEK_HOLE), then the file cut to its real size.
+fn write_sparse(data: &mut impl Read, file: &mut File, map: &SparseMap) -> Result<()> {
+    for &(offset, len) in &map.segments {
+        file.seek(SeekFrom::Start(offset)).context("seek")?;
+        let written = io::copy(&mut data.take(len), file).context("write file")?;
+        if written != len {
+            bail!("unexpected end of archive");
+        }
+    }
+    file.set_len(map.real_size).context("set file size")
+}
+
+fn read_meta(entry: &Member) -> Result<Meta> {
+    let header = &entry.header;
     let old = header.as_old();
     let mut uid = numeric(header.uid(), &old.uid).context("bad uid")?;
     let mut gid = numeric(header.gid(), &old.gid).context("bad gid")?;
@@ -513,22 +555,18 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
     let mtime_secs = numeric(header.mtime(), &old.mtime).context("bad mtime")?;
     let mut mtime = TimeSpec::new(i64::try_from(mtime_secs).context("bad mtime")?, 0);
     let mut xattrs = Vec::new();
-    if let Some(pax) = entry.pax_extensions().context("bad PAX header")? {
-        for ext in pax {
-            let ext = ext.context("bad PAX header")?;
-            let Ok(key) = ext.key() else { continue };
-            let value = ext.value_bytes();
-            match key {
-                "uid" => uid = parse_pax_int(value).context("bad PAX uid")?,
-                "gid" => gid = parse_pax_int(value).context("bad PAX gid")?,
-                "mtime" => mtime = parse_pax_time(value).context("bad PAX mtime")?,
-                _ => {
-                    // Only what layer creation keeps: user.* and file capabilities. trusted.*
-                    // (overlay's own redirect/opaque markers) must never come from an image.
-                    if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                        if name.starts_with("user.") || name == "security.capability" {
-                            xattrs.push((name.to_string(), value.to_vec()));
-                        }
+    for (key, value) in &entry.pax {
+        let value = value.as_slice();
+        match key.as_str() {
+            "uid" => uid = parse_pax_int(value).context("bad PAX uid")?,
+            "gid" => gid = parse_pax_int(value).context("bad PAX gid")?,
+            "mtime" => mtime = parse_pax_time(value).context("bad PAX mtime")?,
+            _ => {
+                // Only what layer creation keeps: user.* and file capabilities. trusted.*
+                // (overlay's own redirect/opaque markers) must never come from an image.
+                if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                    if name.starts_with("user.") || name == "security.capability" {
+                        xattrs.push((name.to_string(), value.to_vec()));
                     }
                 }
             }

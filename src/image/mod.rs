@@ -8,6 +8,7 @@ pub mod digest;
 pub mod layer;
 pub mod reference;
 pub mod store;
+pub mod tarstream;
 pub mod units;
 
 use std::path::PathBuf;

@@ -74,7 +74,10 @@ impl Mode {
             other => match other.strip_prefix("container:") {
                 Some("") => bail!("invalid network mode {other:?}: no container named"),
                 Some(c) => Mode::Container(c.to_string()),
-                None => Mode::Bridge(other.to_string()),
+                None => {
+                    store::validate_network_name(other)?;
+                    Mode::Bridge(other.to_string())
+                }
             },
         })
     }
@@ -145,16 +148,7 @@ impl NetOptions {
         }
         let add_hosts = add_hosts
             .iter()
-            .map(|h| {
-                let (name, addr) = h
-                    .split_once([':', '='])
-                    .ok_or_else(|| anyhow!("bad format for add-host: {h:?}"))?;
-                let addr = addr.trim_matches(|c| c == '[' || c == ']');
-                if name.is_empty() || addr.parse::<IpAddr>().is_err() {
-                    bail!("invalid IP address in add-host: {addr:?}");
-                }
-                Ok((name.to_string(), addr.to_string()))
-            })
+            .map(|h| parse_add_host(h))
             .collect::<Result<Vec<_>>>()?;
         let dns = dns
             .iter()
@@ -172,6 +166,37 @@ impl NetOptions {
             dns,
         })
     }
+}
+
+/// `--add-host NAME:ADDR` (or `NAME=ADDR`), as docker/cli's opts.ValidateExtraHost reads it:
+/// split at the first `=`, else at the first `:` (an IPv6 address keeps its colons); the
+/// address, optionally in brackets, must parse as an IP address. The name is written into
+/// /etc/hosts as it is, so it must be a host name: Docker only refuses `:` in it, berth takes
+/// `[a-zA-Z0-9_][a-zA-Z0-9_.-]*` — a newline, blank or `#` would add or end a line of the
+/// file (hosts(5)).
+fn parse_add_host(text: &str) -> Result<(String, String)> {
+    let (name, addr) = text
+        .split_once('=')
+        .or_else(|| text.split_once(':'))
+        .filter(|(name, _)| !name.is_empty() && !name.contains(':'))
+        .ok_or_else(|| anyhow!("bad format for add-host: {text:?}"))?;
+    let addr = match addr.strip_prefix('[').and_then(|a| a.strip_suffix(']')) {
+        Some(inner) if !inner.is_empty() => inner,
+        _ => addr,
+    };
+    if addr.parse::<IpAddr>().is_err() {
+        bail!("invalid IP address in add-host: {addr:?}");
+    }
+    let mut chars = name.chars();
+    let ok = name.len() <= 253
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        bail!("invalid hostname in add-host: {name:?}");
+    }
+    Ok((name.to_string(), addr.to_string()))
 }
 
 /// The network namespace the container's first process gets.
@@ -629,6 +654,47 @@ mod tests {
         assert_eq!(hosts, [("db".to_string(), "10.0.0.9".to_string())]);
         assert!(NetOptions::parse("bridge", &[], false, None, &["db".into()], &[]).is_err());
         assert!(NetOptions::parse("bridge", &[], false, None, &[], &["x".into()]).is_err());
+    }
+
+    #[test]
+    fn add_host_is_docker_s_host_ip_with_a_real_host_name() {
+        let pair = |n: &str, a: &str| (n.to_string(), a.to_string());
+        assert_eq!(
+            parse_add_host("db:10.0.0.9").unwrap(),
+            pair("db", "10.0.0.9")
+        );
+        assert_eq!(
+            parse_add_host("db=10.0.0.9").unwrap(),
+            pair("db", "10.0.0.9")
+        );
+        assert_eq!(parse_add_host("v6:::1").unwrap(), pair("v6", "::1"));
+        assert_eq!(
+            parse_add_host("v6=[fe80::1]").unwrap(),
+            pair("v6", "fe80::1")
+        );
+        assert_eq!(
+            parse_add_host("_svc.a-b:[10.0.0.1]").unwrap(),
+            pair("_svc.a-b", "10.0.0.1")
+        );
+        for (bad, err) in [
+            ("db", "bad format for add-host: \"db\""),
+            (":10.0.0.1", "bad format for add-host: \":10.0.0.1\""),
+            ("a:b=10.0.0.1", "bad format for add-host: \"a:b=10.0.0.1\""),
+            ("db:nope", "invalid IP address in add-host: \"nope\""),
+            (
+                "db:10.0.0.1\n6.6.6.6 x",
+                "invalid IP address in add-host: \"10.0.0.1\\n6.6.6.6 x\"",
+            ),
+            (
+                "a\n6.6.6.6 x:10.0.0.1",
+                "invalid hostname in add-host: \"a\\n6.6.6.6 x\"",
+            ),
+            ("a b:10.0.0.1", "invalid hostname in add-host: \"a b\""),
+            ("a#b:10.0.0.1", "invalid hostname in add-host: \"a#b\""),
+            ("-a:10.0.0.1", "invalid hostname in add-host: \"-a\""),
+        ] {
+            assert_eq!(parse_add_host(bad).unwrap_err().to_string(), err, "{bad:?}");
+        }
     }
 
     #[test]

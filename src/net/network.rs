@@ -2,7 +2,7 @@
 //! network (or taking it off one).
 
 use super::link::{self, Netlink};
-use super::store::{Endpoint, NetStore, Network};
+use super::store::{validate_network_name, Endpoint, NetStore, Network};
 use super::{
     default_network, nft, refresh_hosts, setup_bridge, teardown_bridge, veth_name, DEFAULT_BRIDGE,
     DEFAULT_NETWORK, MTU,
@@ -49,8 +49,9 @@ pub fn all(root: &Path) -> Result<Vec<Network>> {
     Ok(nets)
 }
 
-/// A network by name, full ID or unique ID prefix.
+/// A network by name, full ID or unique ID prefix (IDs are hex: a valid name too).
 pub fn find(root: &Path, query: &str) -> Result<Network> {
+    validate_network_name(query)?;
     let nets = all(root)?;
     if let Some(n) = nets.iter().find(|n| n.name == query || n.id == query) {
         return Ok(n.clone());
@@ -70,9 +71,7 @@ pub fn find(root: &Path, query: &str) -> Result<Network> {
 }
 
 pub fn create(root: &Path, name: &str, subnet: Option<&str>) -> Result<Network> {
-    crate::cli::run::validate_name(name).map_err(|_| {
-        anyhow!("invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    })?;
+    validate_network_name(name)?;
     if PREDEFINED.contains(&name) {
         bail!("operation is not permitted on predefined {name} network");
     }

@@ -13,6 +13,19 @@ use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+/// Refuse a network name that is not Docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. Names become file
+/// names under `net/`: one with a `/` (`../../x`) would read or write outside the store, as the
+/// cache ids of CVE-2024-9675 did; every path here is made from a name that passed this check.
+pub fn validate_network_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        bail!("invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    Ok(())
+}
+
 /// A bridge network.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Network {
@@ -102,29 +115,31 @@ impl NetStore {
         Ok(Locked { _lock: lock })
     }
 
-    fn network_file(&self, name: &str) -> PathBuf {
-        self.dir.join("networks").join(format!("{name}.json"))
+    fn network_file(&self, name: &str) -> Result<PathBuf> {
+        validate_network_name(name)?;
+        Ok(self.dir.join("networks").join(format!("{name}.json")))
     }
-    fn lease_file(&self, name: &str) -> PathBuf {
-        self.dir.join("leases").join(format!("{name}.json"))
+    fn lease_file(&self, name: &str) -> Result<PathBuf> {
+        validate_network_name(name)?;
+        Ok(self.dir.join("leases").join(format!("{name}.json")))
     }
     fn record_file(&self, id: &str) -> PathBuf {
         self.dir.join("endpoints").join(format!("{id}.json"))
     }
 
     pub fn load_network(&self, name: &str) -> Result<Option<Network>> {
-        read_json(&self.network_file(name))
+        read_json(&self.network_file(name)?)
     }
 
     pub fn save_network(&self, _lock: &Locked, net: &Network) -> Result<()> {
         write_atomic(
-            &self.network_file(&net.name),
+            &self.network_file(&net.name)?,
             &serde_json::to_vec_pretty(net)?,
         )
     }
 
     pub fn remove_network(&self, _lock: &Locked, name: &str) -> Result<()> {
-        for file in [self.network_file(name), self.lease_file(name)] {
+        for file in [self.network_file(name)?, self.lease_file(name)?] {
             match std::fs::remove_file(&file) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -147,7 +162,7 @@ impl NetStore {
     }
 
     pub fn leases(&self, network: &str) -> Result<BTreeMap<Ipv4Addr, String>> {
-        Ok(read_json(&self.lease_file(network))?.unwrap_or_default())
+        Ok(read_json(&self.lease_file(network)?)?.unwrap_or_default())
     }
 
     /// Take `want` (or the lowest free address) in `net` for container `id`.
@@ -185,7 +200,7 @@ impl NetStore {
                 .ok_or_else(|| anyhow!("no available addresses on network {}", net.name))?,
         };
         leases.insert(addr, id.to_string());
-        write_atomic(&self.lease_file(&net.name), &serde_json::to_vec(&leases)?)?;
+        write_atomic(&self.lease_file(&net.name)?, &serde_json::to_vec(&leases)?)?;
         Ok(addr)
     }
 
@@ -194,7 +209,7 @@ impl NetStore {
         let mut leases = self.leases(network)?;
         if leases.get(&addr).is_some_and(|owner| owner == id) {
             leases.remove(&addr);
-            write_atomic(&self.lease_file(network), &serde_json::to_vec(&leases)?)?;
+            write_atomic(&self.lease_file(network)?, &serde_json::to_vec(&leases)?)?;
         }
         Ok(())
     }
@@ -284,5 +299,24 @@ mod tests {
             .is_err());
         drop(lock);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn network_names_are_never_paths() {
+        for good in ["n", "bridge", "my-net_1.a", "0abc"] {
+            validate_network_name(good).unwrap();
+        }
+        for bad in [
+            "", "../x", "a/b", ".x", "-x", "_x", "a b", "a\nb", "/abs", "a:b",
+        ] {
+            assert!(validate_network_name(bad).is_err(), "{bad:?}");
+        }
+        let store = NetStore::new(Path::new("/nonexistent-store"));
+        let err = store.load_network("../../../x").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid network name \"../../../x\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        );
+        assert!(store.leases("../x").is_err());
     }
 }
