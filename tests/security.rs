@@ -3,11 +3,13 @@
 //! and asserts that the host stays out of reach. The attacks live in tests/security/, one file
 //! per area; the README's Security section lists them.
 
-mod common;
 #[path = "common/archive.rs"]
 mod archive;
+mod common;
 #[path = "common/running.rs"]
 mod running;
 
+#[path = "security/store.rs"]
+mod store;
 #[path = "security/workdir.rs"]
 mod workdir;

@@ -17,6 +17,7 @@ pub mod supervise;
 pub mod user;
 pub mod volume;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 /// Remove a container's directory and release its name.
@@ -59,7 +60,9 @@ pub fn remove_files_soon(
     }
     state::release_name(root, name, &container.id);
     let trash = root.join("trash");
-    let _ = std::fs::create_dir(&trash);
+    let _ = std::fs::DirBuilder::new()
+        .mode(crate::fs::store_access::DIR_MODE)
+        .create(&trash);
     let target = trash.join(&container.id);
     if std::fs::rename(&container.dir, &target).is_err() {
         let _ = std::fs::remove_dir_all(&container.dir);

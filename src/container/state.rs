@@ -8,6 +8,7 @@ use crate::error::NotFound;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,7 +259,11 @@ fn names_dir(root: &Path) -> PathBuf {
 /// Reserve `name` for `id`. A name whose container no longer exists is taken over.
 pub fn reserve_name(root: &Path, name: &str, id: &str) -> Result<()> {
     let dir = names_dir(root);
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(crate::fs::store_access::DIR_MODE)
+        .create(&dir)
+        .with_context(|| format!("create {}", dir.display()))?;
     let link = dir.join(name);
     for _ in 0..2 {
         match std::os::unix::fs::symlink(id, &link) {
