@@ -9,6 +9,8 @@ mod common;
 #[path = "common/running.rs"]
 mod running;
 
+#[path = "security/rm.rs"]
+mod rm;
 #[path = "security/store.rs"]
 mod store;
 #[path = "security/workdir.rs"]

@@ -174,8 +174,8 @@ fn foreground_with(
     } else if remove {
         // Its name now (a `rename` may have come in while it ran).
         let name = container.load_state()?.name;
-        let anonymous = volume::anonymous_of(&spec.annotations);
-        crate::container::remove_files_soon(root, container, &name, &anonymous);
+        let volumes = !volume::anonymous_of(&spec.annotations).is_empty();
+        crate::container::remove_files_soon(root, container, &name, volumes);
     }
     Ok(code)
 }

@@ -256,7 +256,9 @@ fn names_dir(root: &Path) -> PathBuf {
     root.join("names")
 }
 
-/// Reserve `name` for `id`. A name whose container no longer exists is taken over.
+/// Reserve `name` for `id`. A name whose container no longer exists is taken over: at once when
+/// the container lies in `trash/` (removed, its remover not done yet or killed), else once the
+/// link is older than a moment.
 pub fn reserve_name(root: &Path, name: &str, id: &str) -> Result<()> {
     let dir = names_dir(root);
     std::fs::DirBuilder::new()
@@ -273,7 +275,7 @@ pub fn reserve_name(root: &Path, name: &str, id: &str) -> Result<()> {
                 let owner = owner.to_string_lossy().into_owned();
                 if !owner.is_empty()
                     && !ContainerDir::new(root, &owner).dir.exists()
-                    && owner_is_stale(&link)
+                    && (super::remove::is_removed(root, &owner) || owner_is_stale(&link))
                 {
                     let _ = std::fs::remove_file(&link);
                     continue;
