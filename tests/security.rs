@@ -17,7 +17,11 @@ mod devices;
 mod exe;
 #[path = "security/inputs.rs"]
 mod inputs;
+#[path = "security/rm.rs"]
+mod rm;
 #[path = "security/sparse.rs"]
 mod sparse;
+#[path = "security/store.rs"]
+mod store;
 #[path = "security/workdir.rs"]
 mod workdir;

@@ -305,7 +305,6 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    crate::container::empty_trash(root);
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for id in state::list_ids(root)? {
@@ -337,7 +336,6 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<i32> {
 /// `always` ones (even if stopped by hand, as Docker does when its daemon starts) and
 /// `unless-stopped` ones that were not stopped — and settle the records of the rest.
 pub fn restore(root: &Path) -> Result<i32> {
-    crate::container::empty_trash(root);
     let mut failed = false;
     for id in state::list_ids(root)? {
         let c = ContainerDir::new(root, &id);

@@ -22,6 +22,8 @@ use anyhow::Result;
 /// Carry out one command; the result is the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let root = cli.globals.root;
+    crate::fs::store_access::close_to_others(&root)?;
+    crate::container::finish_removals(&root);
     match cli.command {
         Command::Run(args) => {
             let req = (*args).into_request(|k| std::env::var(k).ok())?;

@@ -20,7 +20,6 @@ pub struct Entry {
 /// Every container of the store with its record brought up to date; records of a `create` or
 /// `run` whose process died before it finished are removed (no orphans).
 pub fn entries(root: &Path) -> Result<Vec<Entry>> {
-    crate::container::empty_trash(root);
     let mut out = Vec::new();
     for id in state::list_ids(root)? {
         let c = ContainerDir::new(root, &id);

@@ -52,11 +52,12 @@ fn remove_one(root: &Path, query: &str, force: bool, volumes: bool) -> Result<()
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    // Released while the record is whole: a failure leaves the container listed, for another
+    // `rm` to try again.
     Cgroup::open(&container.id).remove()?;
     crate::net::release(root, &container.id)?;
-    // Under the record's lock: a late writer (an owner that outlived the wait above, a `ps`
-    // settling the record) waits, then finds no record, rather than leaving one half deleted.
-    let _lock = container.lock().ok();
+    // One rename takes the record away (see container::remove); a late writer (an owner that
+    // outlived the wait above, a `ps` settling the record) finds no record to write.
     let name = record.map(|r| r.name).unwrap_or_default();
     if volumes {
         crate::container::remove_with_volumes(root, &container, &name);

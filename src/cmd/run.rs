@@ -12,10 +12,14 @@ use crate::container::state::{self, ContainerDir, RunConfig, State, Status};
 use crate::container::supervise::{self, Session};
 use crate::container::volume;
 use crate::error::NotFound;
+use crate::fs::store_access;
 use crate::image::store::Store;
 use anyhow::{anyhow, Context, Result};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use oci_spec::runtime::Spec;
+use std::fs::DirBuilder;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -170,8 +174,8 @@ fn foreground_with(
     } else if remove {
         // Its name now (a `rename` may have come in while it ran).
         let name = container.load_state()?.name;
-        let anonymous = volume::anonymous_of(&spec.annotations);
-        crate::container::remove_files_soon(root, container, &name, &anonymous);
+        let volumes = !volume::anonymous_of(&spec.annotations).is_empty();
+        crate::container::remove_files_soon(root, container, &name, volumes);
     }
     Ok(code)
 }
@@ -253,10 +257,24 @@ pub fn create(root: &Path, req: &RunRequest) -> Result<Created> {
         },
         req,
     )?;
+    // The container's directory is its owner's alone (CVE-2021-41091, see
+    // crate::fs::store_access); upper/ keeps 0755: it is the root directory the container sees.
+    DirBuilder::new()
+        .recursive(true)
+        .mode(store_access::DIR_MODE)
+        .create(&container.dir)
+        .with_context(|| format!("create {}", container.dir.display()))?;
     for dir in [container.upper(), container.work(), container.merged()] {
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        std::fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    std::fs::write(container.config(), serde_json::to_vec(&spec)?)
+    // The spec holds the container's environment (`-e` secrets).
+    let spec_json = serde_json::to_vec(&spec)?;
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(store_access::FILE_MODE)
+        .open(container.config())
+        .and_then(|mut f| f.write_all(&spec_json))
         .with_context(|| format!("write {}", container.config().display()))?;
     write_etc_files(&container, spec.hostname().as_deref().unwrap_or_default())?;
     let image_cfg = image.config.config().clone().unwrap_or_default();

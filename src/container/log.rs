@@ -8,6 +8,7 @@
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Docker's defaults would keep logs unbounded; ours: 10 MiB × 3 files.
@@ -39,6 +40,7 @@ impl LogWriter {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(crate::fs::store_access::FILE_MODE)
             .open(path)
             .with_context(|| format!("open log {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -114,6 +116,7 @@ impl LogWriter {
         if let Ok(f) = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(crate::fs::store_access::FILE_MODE)
             .open(&self.path)
         {
             self.file = f;

@@ -8,6 +8,7 @@ use crate::error::NotFound;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,10 +256,16 @@ fn names_dir(root: &Path) -> PathBuf {
     root.join("names")
 }
 
-/// Reserve `name` for `id`. A name whose container no longer exists is taken over.
+/// Reserve `name` for `id`. A name whose container no longer exists is taken over: at once when
+/// the container lies in `trash/` (removed, its remover not done yet or killed), else once the
+/// link is older than a moment.
 pub fn reserve_name(root: &Path, name: &str, id: &str) -> Result<()> {
     let dir = names_dir(root);
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(crate::fs::store_access::DIR_MODE)
+        .create(&dir)
+        .with_context(|| format!("create {}", dir.display()))?;
     let link = dir.join(name);
     for _ in 0..2 {
         match std::os::unix::fs::symlink(id, &link) {
@@ -268,7 +275,7 @@ pub fn reserve_name(root: &Path, name: &str, id: &str) -> Result<()> {
                 let owner = owner.to_string_lossy().into_owned();
                 if !owner.is_empty()
                     && !ContainerDir::new(root, &owner).dir.exists()
-                    && owner_is_stale(&link)
+                    && (super::remove::is_removed(root, &owner) || owner_is_stale(&link))
                 {
                     let _ = std::fs::remove_file(&link);
                     continue;

@@ -6,9 +6,12 @@
 
 use super::spec::Stored;
 use super::state::{self, ContainerDir};
+use crate::fs::store_access;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Annotation listing a container's anonymous volumes (comma-separated names).
@@ -130,11 +133,22 @@ impl Volumes {
         if let Some(meta) = self.get(name) {
             return Ok(meta);
         }
-        std::fs::create_dir_all(&self.dir)
+        // volumes/ and each volume's directory are root's alone: a container may leave a
+        // setuid file in its volume (CVE-2021-41091, see crate::fs::store_access). _data keeps
+        // 0755: it is what the container sees at the mount point.
+        let private = || {
+            let mut b = DirBuilder::new();
+            b.recursive(true).mode(store_access::DIR_MODE);
+            b
+        };
+        private()
+            .create(&self.dir)
             .with_context(|| format!("create {}", self.dir.display()))?;
         let staging = self.dir.join(format!(".new-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(staging.join("_data"))
+        private()
+            .create(&staging)
+            .and_then(|()| std::fs::create_dir(staging.join("_data")))
             .with_context(|| format!("create volume {name}"))?;
         let meta = Meta {
             name: name.to_string(),

@@ -2,7 +2,7 @@
 //! the tag index, all under one root directory (default /var/lib/berth).
 //!
 //! ```text
-//! ROOT/                     0711
+//! ROOT/                     0700 (see crate::fs::store_access)
 //!   lock                    flock(2)ed exclusively for every change of the records below
 //!   repositories.json       reference index: {"refs": {"docker.io/library/busybox:latest": ID,
 //!                           "docker.io/library/busybox@sha256:<manifest>": ID}}
@@ -114,7 +114,7 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(crate::fs::store_access::DIR_MODE)
             .create(root)
             .with_context(|| format!("create store {}", root.display()))?;
         let root = root
