@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/keyctl.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +136,26 @@ static int cmd_try_unshare(int argc, char **argv)
 		flags |= kinds[k].flag;
 	}
 	printf("%s\n", unshare(flags) == 0 ? "ok" : errname(errno));
+	return 0;
+}
+
+/*
+ * try-syscall NAME: a call Docker's default seccomp profile refuses, harmless when it goes
+ * through: keyctl (the ID of the session keyring; keys are not namespaced) or personality
+ * (ADDR_NO_RANDOMIZE: address space randomization off). Prints "ok" or the errno name.
+ */
+static int cmd_try_syscall(const char *name)
+{
+	long r;
+	if (!strcmp(name, "keyctl"))
+		r = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
+	else if (!strcmp(name, "personality"))
+		r = personality(ADDR_NO_RANDOMIZE);
+	else {
+		fprintf(stderr, "probe: unknown call %s\n", name);
+		return 2;
+	}
+	printf("%s\n", r >= 0 ? "ok" : errname(errno));
 	return 0;
 }
 
@@ -315,6 +338,7 @@ static int usage(void)
 		"usage: probe pid|ppid|ids|hostname|cwd|env|caps|fds|mounts|signals|segv|winsize|isatty\n"
 		"       probe status KEY | read PATH | try-mknod PATH | udp-echo PORT\n"
 		"       probe try-unshare [user|mnt|uts|ipc|net|pid|cgroup ...] | exit N | sleep SECONDS\n"
+		"       probe try-syscall keyctl|personality\n"
 		"       probe grab-exe NAME SECONDS\n");
 	return 2;
 }
@@ -360,6 +384,8 @@ int main(int argc, char **argv)
 		return cmd_mounts();
 	if (!strcmp(cmd, "try-unshare"))
 		return cmd_try_unshare(argc - 2, argv + 2);
+	if (!strcmp(cmd, "try-syscall") && arg)
+		return cmd_try_syscall(arg);
 	if (!strcmp(cmd, "try-mknod") && arg)
 		return cmd_try_mknod(arg);
 	if (!strcmp(cmd, "read") && arg)

@@ -1,9 +1,14 @@
 //! The image verbs as a user meets them: `load` of every archive shape, `images`, `image
-//! inspect`, reference resolution, and what a corrupt or hostile archive must never do.
+//! inspect`, reference resolution, and what a corrupt archive or a hostile layer must never do.
+//! The evil fixture and archives with hostile member names are in the security suite,
+//! tests/security/layers.rs.
 
 mod common;
+#[path = "common/layer_tar.rs"]
+mod layer_tar;
 
 use common::{assert_fails, assert_ok, fixture, stderr, stdout, unique, TestRoot};
+use layer_tar::{layer_dirs, load_file, tar_bytes, HostCanary, Member};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -60,53 +65,6 @@ fn store_paths(root: &TestRoot) -> BTreeSet<String> {
     found
 }
 
-fn layer_dirs(root: &TestRoot) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root.dir.join("layers"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// A member of a hand-made tar. Names are written raw: the tar crate's setters refuse `..` and
-/// absolute names, which the hostile archives need.
-enum Member<'a> {
-    File(&'a str, &'a [u8]),
-    Mode(&'a str, u32, &'a [u8]),
-    Dir(&'a str, u32),
-    Symlink(&'a str, &'a str),
-    HardLink(&'a str, &'a str),
-}
-
-fn tar_bytes(members: &[Member<'_>]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for m in members {
-        let (name, kind, mode, data, link): (&str, tar::EntryType, u32, &[u8], Option<&str>) =
-            match m {
-                Member::File(n, d) => (n, tar::EntryType::Regular, 0o644, d, None),
-                Member::Mode(n, mode, d) => (n, tar::EntryType::Regular, *mode, d, None),
-                Member::Dir(n, mode) => (n, tar::EntryType::Directory, *mode, b"", None),
-                Member::Symlink(n, t) => (n, tar::EntryType::Symlink, 0o777, b"", Some(t)),
-                Member::HardLink(n, t) => (n, tar::EntryType::Link, 0o644, b"", Some(t)),
-            };
-        let mut h = tar::Header::new_ustar();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(1_704_067_200);
-        h.set_size(data.len() as u64);
-        if let Some(link) = link {
-            h.set_link_name_literal(link).unwrap();
-        }
-        h.set_cksum();
-        b.append(&h, data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
 /// A classic docker-archive of `layers` (uncompressed tars), returns its path and image ID.
 fn docker_archive(dir: &Path, layers: &[Vec<u8>], tags: &[&str], salt: &str) -> (PathBuf, String) {
     let diff_ids: Vec<String> = layers
@@ -155,52 +113,6 @@ fn read_members(path: &Path) -> Vec<(String, Vec<u8>, Option<String>)> {
         members.push((name, data, link));
     }
     members
-}
-
-fn load_file(root: &TestRoot, path: &Path) -> std::process::Output {
-    root.berth(["load", "-i"]).arg(path).output().unwrap()
-}
-
-/// A directory outside the store with one canary file, to prove nothing reached it.
-struct HostCanary {
-    dir: PathBuf,
-}
-
-impl HostCanary {
-    fn new() -> HostCanary {
-        let dir = std::env::temp_dir().join(unique("berth-host-canary"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("canary"), b"canary").unwrap();
-        std::fs::set_permissions(
-            dir.join("canary"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o644),
-        )
-        .unwrap();
-        HostCanary { dir }
-    }
-
-    #[track_caller]
-    fn assert_untouched(&self) {
-        let names: Vec<_> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names,
-            ["canary"],
-            "something was written next to the host canary"
-        );
-        let meta = std::fs::symlink_metadata(self.dir.join("canary")).unwrap();
-        assert_eq!(meta.mode() & 0o7777, 0o644, "host canary mode changed");
-        assert_eq!(meta.nlink(), 1, "host canary gained a hard link");
-        assert_eq!(std::fs::read(self.dir.join("canary")).unwrap(), b"canary");
-    }
-}
-
-impl Drop for HostCanary {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// A read-only overlay of an image's layers, unmounted on drop.
@@ -690,39 +602,6 @@ fn a_corrupt_archive_fails_in_one_line_and_adds_nothing() {
     assert_eq!(inspect(&root, "busybox")["Id"], fixture_id("busybox"));
 }
 
-#[test]
-fn the_evil_fixture_never_writes_outside_the_store() {
-    let root = TestRoot::new();
-    let before: Vec<bool> = [
-        "/escape-canary",
-        "/abs-canary",
-        "/tmp/through-link-canary",
-        "/tmp/escape-canary",
-    ]
-    .iter()
-    .map(|p| Path::new(p).exists())
-    .collect();
-    let passwd_links = std::fs::metadata("/etc/passwd").unwrap().nlink();
-    let out = load_file(&root, &fixture("evil-docker.tar"));
-    assert_fails(&out, 1, "escapes the layer");
-    let after: Vec<bool> = [
-        "/escape-canary",
-        "/abs-canary",
-        "/tmp/through-link-canary",
-        "/tmp/escape-canary",
-    ]
-    .iter()
-    .map(|p| Path::new(p).exists())
-    .collect();
-    assert_eq!(before, after);
-    assert_eq!(
-        std::fs::metadata("/etc/passwd").unwrap().nlink(),
-        passwd_links
-    );
-    assert_eq!(layer_dirs(&root), Vec::<String>::new());
-    assert_eq!(std::fs::read_dir(root.dir.join("tmp")).unwrap().count(), 0);
-}
-
 /// CVE-2014-6407/9356, CVE-2021-32760, CVE-2026-17106: every hostile layer either fails to
 /// load or lands inside its own layer directory; the host canary is never touched.
 #[test]
@@ -835,47 +714,6 @@ fn malicious_layers_stay_inside_the_store() {
     let d = std::fs::symlink_metadata(dir.join("d")).unwrap();
     assert!(d.is_dir() && d.mode() & 0o7777 == 0o777);
     canary.assert_untouched();
-}
-
-#[test]
-fn hostile_archive_member_names_are_not_paths() {
-    let canary = HostCanary::new();
-    let root = TestRoot::new();
-    // CVE-2014-9358: the manifest names files outside the archive; only keys, never paths.
-    let outside = format!("../../../../../..{}/canary", canary.dir.display());
-    let manifest = serde_json::json!([{
-        "Config": outside, "RepoTags": ["evil:names"], "Layers": [],
-    }])
-    .to_string();
-    let path = root.dir.join("names.tar");
-    std::fs::write(
-        &path,
-        tar_bytes(&[Member::File("manifest.json", manifest.as_bytes())]),
-    )
-    .unwrap();
-    assert_fails(&load_file(&root, &path), 1, "load:");
-    // A config digest that is not a digest.
-    let config = serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": ["sha256:../../../etc/passwd"]},
-    })
-    .to_string();
-    let manifest = serde_json::json!([{
-        "Config": "c.json", "RepoTags": ["evil:digest"], "Layers": ["l.tar"],
-    }])
-    .to_string();
-    std::fs::write(
-        &path,
-        tar_bytes(&[
-            Member::File("c.json", config.as_bytes()),
-            Member::File("l.tar", &tar_bytes(&[Member::File("a", b"a")])),
-            Member::File("manifest.json", manifest.as_bytes()),
-        ]),
-    )
-    .unwrap();
-    assert_fails(&load_file(&root, &path), 1, "invalid digest");
-    canary.assert_untouched();
-    assert_eq!(layer_dirs(&root), Vec::<String>::new());
 }
 
 // ---------------------------------------------------------------------------------------------

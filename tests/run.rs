@@ -1,5 +1,7 @@
 //! `berth run` in the foreground, as a user sees it: output, exit codes, what the container sees
-//! inside (namespaces, env, user, caps, masks), isolation of writes, terminals, bad input.
+//! inside (namespaces, env, user, caps), isolation of writes, terminals, bad input. The masked
+//! and read-only /proc and /sys, seccomp and the capability set as a hostile container meets
+//! them are in the security suite, tests/security/confinement.rs.
 
 mod common;
 
@@ -7,13 +9,6 @@ use common::*;
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// `berth run --rm busybox ARGS…` and its stdout (asserting success).
-fn run_ok(root: &TestRoot, args: &[&str]) -> String {
-    let mut all = vec!["run", "--rm"];
-    all.extend_from_slice(args);
-    root.ok(&all)
-}
 
 #[test]
 fn echo_hello() {
@@ -158,58 +153,6 @@ fn inside_the_container() {
     let fds = run_ok(&root, &["busybox", "probe", "fds"]);
     let numbers: Vec<&str> = fds.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(numbers, ["0", "1", "2"], "stray fds: {fds}");
-}
-
-#[test]
-fn proc_and_sys_are_masked_and_read_only() {
-    let root = TestRoot::with_busybox();
-    // Each that this kernel has (this one is built without /proc/kcore) reads as empty.
-    for path in [
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/timer_list",
-        "/proc/interrupts",
-    ] {
-        if std::path::Path::new(path).exists() {
-            assert_eq!(
-                run_ok(&root, &["busybox", "cat", path]),
-                "",
-                "{path} is not masked"
-            );
-        }
-    }
-    let out = root.run([
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "echo 1 > /proc/sys/kernel/ns_last_pid",
-    ]);
-    assert!(!out.status.success(), "/proc/sys is writable");
-    assert!(
-        stderr(&out).contains("Read-only file system"),
-        "{}",
-        stderr(&out)
-    );
-    let out = root.run(["run", "--rm", "busybox", "touch", "/sys/kernel/x"]);
-    assert!(!out.status.success(), "/sys is writable");
-    // A device node made with CAP_MKNOD cannot be opened (nodev root filesystem).
-    let made = run_ok(&root, &["busybox", "probe", "try-mknod", "/tmp/mem"]);
-    assert_ne!(
-        made.trim(),
-        "ok",
-        "a new device node could be opened: {made}"
-    );
-    // The standard devices work.
-    assert_eq!(
-        run_ok(
-            &root,
-            &["busybox", "sh", "-c", "head -c 4 /dev/zero | wc -c"]
-        )
-        .trim(),
-        "4"
-    );
 }
 
 #[test]

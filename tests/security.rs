@@ -6,9 +6,13 @@
 #[path = "common/archive.rs"]
 mod archive;
 mod common;
+#[path = "common/layer_tar.rs"]
+mod layer_tar;
 #[path = "common/running.rs"]
 mod running;
 
+#[path = "security/confinement.rs"]
+mod confinement;
 #[path = "security/cp.rs"]
 mod cp;
 #[path = "security/devices.rs"]
@@ -17,6 +21,8 @@ mod devices;
 mod exe;
 #[path = "security/inputs.rs"]
 mod inputs;
+#[path = "security/layers.rs"]
+mod layers;
 #[path = "security/rm.rs"]
 mod rm;
 #[path = "security/sparse.rs"]

@@ -146,6 +146,13 @@ impl TestRoot {
     }
 }
 
+/// `berth run --rm ARGS…` (ARGS: options, image, command) and its stdout, asserting success.
+pub fn run_ok(root: &TestRoot, args: &[&str]) -> String {
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    root.ok(&all)
+}
+
 /// Move this test's thread into a network namespace of its own (unshare(2) with CLONE_NEWNET
 /// acts on the calling thread; libtest runs each test on its own thread) with `lo` up. Every
 /// berth it spawns inherits it, so bridges, addresses and nftables rules never touch the host's,

@@ -1,16 +1,19 @@
 //! CVE-2019-5736 class: the engine's own binary, reached from inside a container. Every berth
 //! process that enters a container runs berth's code there until it execs the container's
-//! command, and `/proc/PID/exe` of such a process is berth's binary. A container process that
-//! may open it (here an `exec --privileged` one: CAP_SYS_PTRACE passes the dumpable check)
-//! keeps it open and, once nothing executes the binary any more, opens it for writing and
-//! appends to it: the next berth the host runs would run the container's code.
+//! command, and `/proc/PID/exe` of such a process is berth's binary. An ordinary container
+//! process must not reach it at all (CVE-2016-9962: the entering process is non-dumpable until
+//! it has exec'd). A container process that may open it anyway (here an `exec --privileged`
+//! one: CAP_SYS_PTRACE passes the dumpable check) keeps it open and, once nothing executes the
+//! binary any more, opens it for writing and appends to it: the next berth the host runs would
+//! run the container's code.
 //!
-//! The berth doing the `exec` is a copy of the test binary that nothing else runs (the
-//! container and its monitor are started by the ordinary one), as after an upgrade with
-//! containers left running: a binary in use by another process cannot be written at all
-//! (ETXTBSY), which would hide the attack.
+//! In that second attack the berth doing the `exec` is a copy of the test binary that nothing
+//! else runs (the container and its monitor are started by the ordinary one), as after an
+//! upgrade with containers left running: a binary in use by another process cannot be written
+//! at all (ETXTBSY), which would hide the attack.
 
 use super::common::*;
+use super::running::Running;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -82,4 +85,36 @@ fn cve_2019_5736_berth_binary_cannot_be_overwritten_from_a_container() {
     assert!(after == original, "berth's binary changed: {report:?}");
     // It is a read-only view of the binary that the container got hold of.
     assert!(report.iter().any(|l| l == "EROFS"), "{report:?}");
+}
+
+/// CVE-2016-9962 / CVE-2019-5736: while execs start, a process in the container watching for
+/// new pids can never reach the engine's binary through /proc/PID/exe (the exec process is
+/// non-dumpable until it has exec'd the container's command).
+#[test]
+fn cve_2016_9962_exec_process_is_not_reachable_from_the_container() {
+    let root = TestRoot::with_busybox();
+    let name = unique("ptrace");
+    let _ct = Running::sleeping(&root, &name);
+    let watcher = root
+        .berth([
+            "exec", &name, "sh", "-c",
+            "end=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $end ]; do for p in /proc/[0-9]*; do readlink $p/exe; done; done 2>/dev/null | sort -u",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let mut execs = 0;
+    while Instant::now() < deadline {
+        root.ok(["exec", &name, "true"]);
+        execs += 1;
+    }
+    let out = watcher.wait_with_output().unwrap();
+    let seen = stdout(&out);
+    assert!(execs > 5, "too few execs to mean anything: {execs}");
+    assert!(seen.contains("busybox"), "the watcher saw nothing: {seen}");
+    assert!(
+        !seen.contains("berth"),
+        "the engine's binary was reachable: {seen}"
+    );
 }
