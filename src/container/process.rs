@@ -197,8 +197,9 @@ pub(crate) fn await_start(
 ) -> Result<Launched> {
     let started = (|| -> Result<Stdio> {
         join_cgroup(pid)?;
-        nix::sys::socket::send(parent_sock.as_raw_fd(), &[MSG_GO], MsgFlags::empty())
-            .context("start container process")?;
+        // A child that failed before GO has already sent its error and left: the send then
+        // fails (EPIPE), and the error waiting in the socket is the one to report.
+        let go = nix::sys::socket::send(parent_sock.as_raw_fd(), &[MSG_GO], MsgFlags::empty());
         let mut stdio = parent_stdio;
         loop {
             let mut buf = [0u8; 4096];
@@ -219,7 +220,10 @@ pub(crate) fn await_start(
             }
             let n = msg.bytes;
             match buf.get(..n) {
-                None | Some([]) => break,
+                None | Some([]) => {
+                    go.context("start container process")?;
+                    break;
+                }
                 Some([MSG_PTY, ..]) => {
                     let master = fds
                         .pop()
