@@ -26,7 +26,7 @@ fn main() {
         ));
     }
     let cli = cli::Cli::parse_or_exit();
-    if cli.command.starts_container_processes() {
+    if cli.command.enters_a_running_container() {
         if let Err(err) = run_from_read_only_binary() {
             eprintln!("berth: {}", error::one_line(&err));
             std::process::exit(error::EXIT_ENGINE);

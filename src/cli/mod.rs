@@ -171,19 +171,13 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the verb puts processes into a container (whose code may then reach this
-    /// binary through /proc/PID/exe while it runs: CVE-2019-5736).
-    pub fn starts_container_processes(&self) -> bool {
-        matches!(
-            self,
-            Command::Run(_)
-                | Command::Start(_)
-                | Command::Restart(_)
-                | Command::Exec(_)
-                | Command::Monitor(_)
-                | Command::System(_)
-                | Command::Container(ContainerCommand::Start(_))
-        )
+    /// Whether the verb starts a process inside a running container, where the container's
+    /// own processes may already be waiting for it: until it execs the command, that process
+    /// runs this binary, reachable through /proc/PID/exe (CVE-2019-5736; see `sys::exe`).
+    /// A container's first process needs no such care: it starts alone in a new PID
+    /// namespace, and nothing joins that namespace before it has exec'd the command.
+    pub fn enters_a_running_container(&self) -> bool {
+        matches!(self, Command::Exec(_))
     }
 }
 

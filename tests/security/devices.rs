@@ -42,6 +42,7 @@ fn device_nodes_outside_the_default_list_cannot_be_opened() {
     let root = TestRoot::with_busybox();
     let host_dir = root.dir.with_extension("devices");
     std::fs::create_dir_all(&host_dir).unwrap();
+    let _cleanup = RemoveOnDrop(host_dir.clone());
     let bind = format!("{}:/bind", host_dir.display());
     let volume = format!("{}:/vol", unique("devvol"));
     for (what, dir) in [
@@ -71,7 +72,15 @@ fn device_nodes_outside_the_default_list_cannot_be_opened() {
     let out = root.run(["exec", &name, "sh", "-c", &attack("/bind")]);
     assert_refused("exec", &out);
     drop(running);
-    let _ = std::fs::remove_dir_all(&host_dir);
+}
+
+/// Removes a directory of the test's when the test ends, passed or not.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
