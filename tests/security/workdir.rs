@@ -127,13 +127,7 @@ fn cve_2024_21626_workdir_fd_run_detached() {
             names.push(name);
         }
     }
-    let mut outputs = Vec::new();
-    for name in &names {
-        let _ = root.run(["wait", name]);
-        outputs.push((format!("logs of {name}"), root.run(["logs", name])));
-    }
-    canary.assert_untouched(&outputs);
-    remove(&root, &names);
+    assert_detached_untouched(&root, &canary, &names, Vec::new());
 }
 
 #[test]
@@ -156,7 +150,20 @@ fn cve_2024_21626_workdir_fd_exec() {
     canary.assert_untouched(&outputs);
 }
 
-fn remove(root: &TestRoot, names: &[String]) {
+/// Once the detached containers `names` have exited, neither their logs nor the host show
+/// that an attack got out; then they are removed.
+#[track_caller]
+fn assert_detached_untouched(
+    root: &TestRoot,
+    canary: &Canary,
+    names: &[String],
+    mut outputs: Vec<(String, std::process::Output)>,
+) {
+    for name in names {
+        let _ = root.run(["wait", name]);
+        outputs.push((format!("logs of {name}"), root.run(["logs", name])));
+    }
+    canary.assert_untouched(&outputs);
     if !names.is_empty() {
         root.ok(["rm", "-f"]
             .into_iter()
@@ -211,12 +218,7 @@ fn cve_2024_21626_workdir_fd_image() {
             names.push(name);
         }
     }
-    for name in &names {
-        let _ = root.run(["wait", name]);
-        outputs.push((format!("logs of {name}"), root.run(["logs", name])));
-    }
-    canary.assert_untouched(&outputs);
-    remove(&root, &names);
+    assert_detached_untouched(&root, &canary, &names, outputs);
 }
 
 /// A working directory given through a symlink inside the image still works, and one that
