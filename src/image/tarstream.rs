@@ -226,30 +226,49 @@ impl<R: Read> Members<R> {
     }
 
     /// A PAX 1.0 map: decimal lines at the start of the content, read a block at a time (the
-    /// blocks it takes are not file data).
+    /// blocks it takes are not file data). One pass: each block's complete lines are parsed as
+    /// they arrive and only an unfinished line is kept, so a map costs time linear in its size,
+    /// which is at most [`MAX_SPECIAL`] bytes; a count whose lines could not fit in that is
+    /// refused before any more of the map is read.
     fn map_1_0(&mut self) -> Result<Vec<(u64, u64)>> {
-        let mut text = Vec::new();
+        let mut tail: Vec<u8> = Vec::new();
         let mut numbers: Vec<u64> = Vec::new();
-        let mut wanted = None;
+        let mut wanted: Option<usize> = None;
+        let mut read: u64 = 0;
         loop {
             if self.left < BLOCK {
                 bail!("sparse map runs past the member's data");
             }
-            if text.len() as u64 >= MAX_SPECIAL {
+            if read >= MAX_SPECIAL {
                 bail!("sparse map larger than {MAX_SPECIAL} bytes");
             }
             let mut block = [0u8; BLOCK as usize];
             io::Read::read_exact(self, &mut block).context("read sparse map")?;
-            text.extend_from_slice(&block);
-            // Every complete line read so far.
-            let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            numbers.clear();
-            for line in text[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                numbers.push(parse_decimal(line).context("bad sparse map")?);
-                if wanted.is_none() {
+            read += BLOCK;
+            let mut rest = &block[..];
+            while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+                let piece = &rest[..i];
+                rest = &rest[i + 1..];
+                let line: &[u8] = if tail.is_empty() {
+                    piece
+                } else {
+                    tail.extend_from_slice(piece);
+                    &tail
+                };
+                if !line.is_empty() {
+                    let n = parse_decimal(line).context("bad sparse map")?;
+                    numbers.push(n);
+                }
+                tail.clear();
+                if wanted.is_none() && !numbers.is_empty() {
                     let count = usize::try_from(numbers[0]).unwrap_or(usize::MAX);
                     if count > MAX_SEGMENTS {
                         bail!("more than {MAX_SEGMENTS} sparse segments");
+                    }
+                    // The count's line, then at least "0\n0\n" for each segment.
+                    let least = numbers[0].to_string().len() as u64 + 1 + 4 * count as u64;
+                    if least > MAX_SPECIAL {
+                        bail!("sparse map larger than {MAX_SPECIAL} bytes ({count} segments)");
                     }
                     wanted = Some(1 + 2 * count);
                 }
@@ -257,6 +276,7 @@ impl<R: Read> Members<R> {
                     return Ok(numbers[1..].chunks(2).map(|p| (p[0], p[1])).collect());
                 }
             }
+            tail.extend_from_slice(rest);
         }
     }
 
@@ -630,5 +650,66 @@ mod tests {
         assert!(got.contains("checksum mismatch"), "{got}");
         let truncated = &member(&[], "f", tar::EntryType::Regular, &[7; 2000])[..1024];
         assert!(read_all(truncated).is_err());
+    }
+
+    /// A PAX 1.0 member whose content starts with `map` (padded to a block), then `extra`
+    /// bytes.
+    fn map_1_0_member(map: &[u8], extra: usize) -> Vec<u8> {
+        let mut stored = padded(map.to_vec());
+        stored.resize(stored.len() + extra, 0);
+        let archive = member(
+            &[
+                ("GNU.sparse.major", "1"),
+                ("GNU.sparse.minor", "0"),
+                ("GNU.sparse.realsize", "4096"),
+            ],
+            "GNUSparseFile.0/f",
+            tar::EntryType::Regular,
+            &stored,
+        );
+        [archive, vec![0; 1024]].concat()
+    }
+
+    /// ~1 MiB of PAX 1.0 map that never completes: refused in one pass over it (re-parsing
+    /// the map after each block made such a member cost ~86 s of CPU), or at its first line
+    /// when the count's lines could not fit in the limit.
+    #[test]
+    fn hostile_1_0_maps_are_refused_in_one_pass() {
+        let limit = MAX_SPECIAL as usize;
+        // A count no 1 MiB map can hold, then "0\n" lines to just under the limit.
+        let mut huge = b"1000000\n".to_vec();
+        while huge.len() + 2 < limit {
+            huge.extend_from_slice(b"0\n");
+        }
+        // A count that fits, and 1 MiB of "00\n" lines that never reach it.
+        let mut long = b"262000\n".to_vec();
+        while long.len() + 3 <= limit {
+            long.extend_from_slice(b"00\n");
+        }
+        long.resize(limit, b'0');
+        for (map, err) in [
+            (
+                &huge,
+                "sparse map larger than 1048576 bytes (1000000 segments)",
+            ),
+            (&long, "sparse map larger than 1048576 bytes"),
+        ] {
+            let got = format!("{:#}", read_all(&map_1_0_member(map, 4096)).unwrap_err());
+            assert!(got.ends_with(err), "{got}");
+        }
+        // The largest count that fits is read to its end, lines split across blocks.
+        let most = (limit - 7) / 4;
+        let mut full = format!("{most}\n").into_bytes();
+        for _ in 0..most {
+            full.extend_from_slice(b"0\n0\n");
+        }
+        assert!(full.len() <= limit);
+        let seen = read_all(&map_1_0_member(&full, 0)).unwrap();
+        let map = seen[0].3.as_ref().unwrap();
+        assert_eq!(map.segments, vec![(0, 0); most]);
+        let mut over = format!("{}\n", most + 1).into_bytes();
+        over.extend_from_slice(b"0\n0\n");
+        let got = format!("{:#}", read_all(&map_1_0_member(&over, 0)).unwrap_err());
+        assert!(got.contains(&format!("({} segments)", most + 1)), "{got}");
     }
 }

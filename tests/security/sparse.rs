@@ -348,3 +348,42 @@ fn entry_larger_than_the_free_space_is_refused_whole() {
         assert!(staged.is_empty(), "{name} left {staged:?}");
     }
 }
+
+/// A PAX 1.0 member whose map declares a million segments and then holds "0" lines up to
+/// nearly the 1 MiB map limit (a 1.2 KB layer gzipped): re-parsing the map after each block
+/// made one such member cost ~86 s of CPU before it failed. The map is read in one pass and
+/// the count refused at its first line: one line naming it, exit 1, nothing loaded.
+#[test]
+fn sparse_map_cannot_burn_the_cpu() {
+    let root = TestRoot::with_busybox();
+    let images_before = root.ok(["images"]);
+    let mut data = b"1000000\n".to_vec();
+    while data.len() + 2 < 1 << 20 {
+        data.extend_from_slice(b"0\n");
+    }
+    pad(&mut data);
+    data.extend(segment_bytes(3, 0, 512));
+    let records = vec![
+        rec("GNU.sparse.major", 1),
+        rec("GNU.sparse.minor", 0),
+        rec("GNU.sparse.name", "burn"),
+        rec("GNU.sparse.realsize", GIB),
+    ];
+    let member = pax_member("GNUSparseFile.1/burn", &records, &data, data.len() as u64);
+    let archive = docker_archive(&[Image {
+        tag: "burn:1".into(),
+        config: json!({"Cmd": ["true"]}),
+        layers: vec![layer_of(&[member.clone(), member])],
+    }]);
+    let path = root.dir.with_extension("burn.tar");
+    std::fs::write(&path, archive).unwrap();
+    let out = root.berth(["load", "-i"]).arg(&path).output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_fails(
+        &out,
+        1,
+        "sparse map larger than 1048576 bytes (1000000 segments)",
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert_eq!(root.ok(["images"]), images_before);
+}
