@@ -13,6 +13,8 @@ mod running;
 
 #[path = "security/confinement.rs"]
 mod confinement;
+#[path = "security/copyup.rs"]
+mod copyup;
 #[path = "security/cp.rs"]
 mod cp;
 #[path = "security/devices.rs"]

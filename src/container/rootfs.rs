@@ -15,7 +15,6 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Device nodes bind-mounted from the host into the container's /dev.
@@ -251,12 +250,8 @@ fn bind_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
     let empty = || std::fs::read_dir(&source).is_ok_and(|mut d| d.next().is_none());
     if is_dir && options.iter().any(|o| o == "copyup") && empty() {
         // A volume's first use: it starts as a copy of what the image has there.
-        let image_dir = PathBuf::from(inroot::fd_path(&target));
-        super::volume::copy_up(&image_dir, &source)
+        super::volume::copy_up(target.as_fd(), &source)
             .with_context(|| format!("copy {dest} into its volume"))?;
-        let meta = std::fs::metadata(&image_dir)?;
-        std::os::unix::fs::lchown(&source, Some(meta.uid()), Some(meta.gid()))?;
-        std::fs::set_permissions(&source, meta.permissions())?;
     }
     let source = source.to_string_lossy().into_owned();
     mount_fd(

@@ -14,6 +14,18 @@ use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use crate::sys::pathfd;
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
+use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
+use nix::unistd::{fchown, lseek, symlinkat, Gid, Uid, Whence};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+
 /// Annotation listing a container's anonymous volumes (comma-separated names).
 pub const ANN_ANONYMOUS: &str = "berth.anonymous-volumes";
 
@@ -232,33 +244,162 @@ pub fn remove_anonymous(root: &Path, names: &[String]) {
     }
 }
 
-/// Docker's copy-up: fill the empty volume directory `to` with the tree at `from` (a directory
-/// of the container's root filesystem, before anything of the container runs), keeping modes,
-/// owners and symlinks as they are. Nothing is followed: a symlink is copied as a symlink, and
-/// only real directories are entered.
-pub fn copy_up(from: &Path, to: &Path) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    for entry in std::fs::read_dir(from).with_context(|| format!("read {}", from.display()))? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(&src)?;
-        let kind = meta.file_type();
-        if kind.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_up(&src, &dst)?;
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if kind.is_file() {
-            std::fs::copy(&src, &dst)?;
-        } else {
-            continue; // devices, fifos and sockets are not copied
-        }
-        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
-        if !kind.is_symlink() {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-        }
+/// Docker's copy-up: fill the empty volume directory `to` with the tree at `from` (an fd of a
+/// directory of the container's root filesystem, before anything of the container runs),
+/// keeping modes, owners and symlinks as they are, then give `to` the owner and mode of `from`.
+///
+/// Another container may share the volume and write into it while this runs, and this runs
+/// with the host's root: so nothing is done by path. Both trees are walked by descriptor, each
+/// entry looked up relative to its parent's fd with O_NOFOLLOW, each copy made relative to its
+/// parent's fd with O_EXCL (mkdirat, symlinkat and O_CREAT|O_EXCL fail on any name that already
+/// exists, a symlink included), and owners and modes set on the descriptors made. A name that
+/// appears in the volume before the copy reaches it fails the copy-up; it is never followed.
+pub fn copy_up(from: BorrowedFd<'_>, to: &Path) -> Result<()> {
+    let src = openat(from, ".", dir_flags(), Mode::empty()).context("open the image directory")?;
+    let dst = nix::fcntl::open(to, dir_flags(), Mode::empty())
+        .with_context(|| format!("open volume directory {}", to.display()))?;
+    copy_tree(&src, &dst, "")?;
+    set_owner_mode(&dst, &fstat(&src)?).context("set the volume's owner and mode")
+}
+
+/// A directory opened for reading its entries, never through a symlink.
+fn dir_flags() -> OFlag {
+    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+/// Copy the entries of directory `src` into directory `dst`; `at` is their container path
+/// below the mount point, for messages only.
+fn copy_tree(src: &OwnedFd, dst: &OwnedFd, at: &str) -> Result<()> {
+    let listing = Dir::from_fd(src.try_clone()?).with_context(|| format!("read {at}/"))?;
+    let names: Vec<OsString> = listing
+        .into_iter()
+        .flatten()
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    for name in &names {
+        let path = format!("{at}/{}", name.to_string_lossy());
+        copy_entry(src, dst, name, &path).with_context(|| format!("copy {path}"))?;
     }
+    Ok(())
+}
+
+fn copy_entry(src: &OwnedFd, dst: &OwnedFd, name: &OsStr, path: &str) -> Result<()> {
+    let taken = |e: Errno| match e {
+        Errno::EEXIST => anyhow::anyhow!("it appeared in the volume while it was filled"),
+        e => e.into(),
+    };
+    let st = fstatat(src, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFDIR => {
+            let from = openat(src, name, dir_flags(), Mode::empty())?;
+            mkdirat(dst, name, Mode::from_bits_truncate(0o700)).map_err(taken)?;
+            let made = openat(dst, name, dir_flags(), Mode::empty())?;
+            copy_tree(&from, &made, path)?;
+            set_owner_mode(&made, &fstat(&from)?)?;
+        }
+        SFlag::S_IFLNK => {
+            let target = readlinkat(src, name)?;
+            symlinkat(target.as_os_str(), dst, name).map_err(taken)?;
+            let made = openat(
+                dst,
+                name,
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            if fstat(&made)?.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFLNK.bits() {
+                bail!("it was replaced in the volume while it was filled");
+            }
+            pathfd::chown(made.as_fd(), st.st_uid, st.st_gid)?;
+        }
+        SFlag::S_IFREG => {
+            let from = File::from(open_regular(src, name)?);
+            let made = File::from(
+                openat(
+                    dst,
+                    name,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(taken)?,
+            );
+            copy_sparse(&from, &made)?;
+            set_owner_mode(&made, &fstat(&from)?)?;
+        }
+        _ => {} // devices, fifos and sockets are not copied
+    }
+    Ok(())
+}
+
+/// Open the regular file `name` of `dir` for reading. It is first opened O_PATH (which opens
+/// nothing: a fifo or device swapped in would block or run its driver) and checked, then
+/// reopened through `/proc/self/fd/N`, which the kernel resolves to that same inode.
+fn open_regular(dir: &OwnedFd, name: &OsStr) -> Result<OwnedFd> {
+    let node = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    if fstat(&node)?.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+        bail!("not a regular file any more");
+    }
+    Ok(nix::fcntl::open(
+        crate::fs::inroot::fd_path(&node).as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Copy a file's data segments only (lseek(2) SEEK_DATA / SEEK_HOLE) at their offsets, then
+/// cut the copy to the source's size: holes stay holes, so a sparse file of an image declaring
+/// terabytes takes no more room in a volume than in the image.
+fn copy_sparse(from: &File, to: &File) -> Result<()> {
+    let size = from.metadata()?.len();
+    let size_off = i64::try_from(size).context("file size")?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset: i64 = 0;
+    while offset < size_off {
+        let data = match lseek(from, offset, Whence::SeekData) {
+            Ok(d) => d,
+            Err(Errno::ENXIO) => break,   // only a hole is left
+            Err(Errno::EINVAL) => offset, // no SEEK_DATA here: all of it is data
+            Err(e) => return Err(e).context("find data"),
+        };
+        let end = match lseek(from, data, Whence::SeekHole) {
+            Ok(h) => h.min(size_off),
+            Err(Errno::EINVAL) => size_off,
+            Err(e) => return Err(e).context("find hole"),
+        };
+        let mut at = u64::try_from(data)?;
+        let stop = u64::try_from(end)?;
+        while at < stop {
+            let want = usize::try_from((stop - at).min(buf.len() as u64))?;
+            let n = from.read_at(&mut buf[..want], at).context("read")?;
+            if n == 0 {
+                break; // the file shrank
+            }
+            to.write_all_at(&buf[..n], at).context("write")?;
+            at += n as u64;
+        }
+        offset = end.max(offset + 1);
+    }
+    to.set_len(size).context("set size")?;
+    Ok(())
+}
+
+/// Owner, then mode (a chown clears set-id bits, chown(2)), of what `fd` is open on.
+fn set_owner_mode(fd: &impl AsFd, st: &FileStat) -> Result<()> {
+    fchown(
+        fd.as_fd(),
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+    )?;
+    fchmod(fd.as_fd(), Mode::from_bits_truncate(st.st_mode & 0o7777))?;
     Ok(())
 }
 
