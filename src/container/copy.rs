@@ -713,17 +713,8 @@ fn create(
     let perm = Mode::from_bits_truncate(meta.mode & 0o777);
     match kind {
         Kind::File => {
-            let fd = nix::fcntl::openat(
-                dir,
-                temp,
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )
-            .with_context(|| format!("create {path}"))?;
+            let fd = crate::fs::inroot::create_new(dir, temp, 0o600)
+                .with_context(|| format!("create {path}"))?;
             let mut out = File::from(fd);
             let copied = match data {
                 Data::File(f) => std::io::copy(f, &mut out),

@@ -339,13 +339,8 @@ fn populate_dev(root: BorrowedFd<'_>) -> Result<()> {
         .context("open /dev")?;
     for name in DEVICES {
         // The fd of the file just created (O_EXCL) is the mount target itself.
-        let target = nix::fcntl::openat(
-            dev.as_fd(),
-            name,
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o666),
-        )
-        .with_context(|| format!("create /dev/{name}"))?;
+        let target = inroot::create_new(dev.as_fd(), name, 0o666)
+            .with_context(|| format!("create /dev/{name}"))?;
         mount_fd(
             &format!("/dev/{name}"),
             &target,

@@ -314,19 +314,8 @@ fn copy_entry(src: &OwnedFd, dst: &OwnedFd, name: &OsStr, path: &str) -> Result<
         }
         SFlag::S_IFREG => {
             let from = File::from(open_regular(src, name)?);
-            let made = File::from(
-                openat(
-                    dst,
-                    name,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(taken)?,
-            );
+            let made =
+                File::from(crate::fs::inroot::create_new(dst.as_fd(), name, 0o600).map_err(taken)?);
             copy_sparse(&from, &made)?;
             set_owner_mode(&made, &fstat(&from)?)?;
         }

@@ -103,16 +103,27 @@ pub fn mount_target(root: BorrowedFd<'_>, path: &str, dir: bool) -> Result<Owned
         Mode::empty(),
     )
     .with_context(|| format!("open {parent}"))?;
-    match nix::fcntl::openat(
-        parent_dir.as_fd(),
-        name,
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o644),
-    ) {
+    match create_new(parent_dir.as_fd(), name, 0o644) {
         Ok(_) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(e).with_context(|| format!("create {path}")),
     }
     open(root, path, OFlag::O_PATH).with_context(|| format!("open {path}"))
+}
+
+/// Create `name` in `dir` as a new, empty file opened for writing: never an existing entry,
+/// never through a symlink planted at that name (O_CREAT|O_EXCL|O_NOFOLLOW), so the descriptor
+/// returned is of the file this call made.
+pub fn create_new<P: ?Sized + nix::NixPath>(
+    dir: BorrowedFd<'_>,
+    name: &P,
+    mode: u32,
+) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )
 }
 
 /// Split `/a/b/c` into (`/a/b`, `c`).

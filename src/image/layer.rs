@@ -231,16 +231,7 @@ impl Unpacker {
                 let size = entry.file_size();
                 self.reserve(size)?;
                 self.clear(&dir, name)?;
-                let fd = openat(
-                    &dir,
-                    name,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )?;
+                let fd = crate::fs::inroot::create_new(dir.as_fd(), name, 0o600)?;
                 let mut file = File::from(fd);
                 match &entry.sparse {
                     None => {
